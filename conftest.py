@@ -1,0 +1,33 @@
+"""Root pytest configuration: holds every notebook to the course's time budget.
+
+nbval runs each notebook as a sequence of cell items; their durations are summed per notebook
+and the session fails if one notebook takes longer than the budget in simulator/CPU mode.
+"""
+from collections import defaultdict
+
+from gpuviz.conventions import MAX_SECONDS_SIM
+
+_notebook_seconds = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    terminalreporter.section("notebook run times")
+    for path, secs in sorted(_notebook_seconds.items()):
+        flag = "" if secs <= MAX_SECONDS_SIM else f"  OVER the {MAX_SECONDS_SIM} s budget"
+        terminalreporter.write_line(f"{secs:6.1f} s  {path}{flag}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from gpuviz.runtime import cuda_device_count
+
+    over = [p for p, s in _notebook_seconds.items() if s > MAX_SECONDS_SIM]
+    if over and cuda_device_count() == 0 and exitstatus == 0:
+        session.exitstatus = 1  # the budget applies in simulator/CPU mode

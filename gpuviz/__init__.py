@@ -1,0 +1,41 @@
+"""gpuviz: views, checks and tools for a workbook that teaches GPU computing for deep learning.
+
+`import gpuviz as gv` stays light: numba, torch and ipywidgets load only when a function needs them.
+"""
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute); a None attribute exports the module itself
+_EXPORTS = {
+    "setup": ("runtime", "setup"),
+    "pick": ("runtime", "pick"),
+    "seed": ("runtime", "seed"),
+    "info": ("runtime", "info"),
+    "on_gpu": ("runtime", "on_gpu"),
+    "LaunchError": ("launch", "LaunchError"),
+    "validate_launch": ("launch", "validate"),
+    "benchmark": ("timing", "benchmark"),
+    "timing": ("timing", None),
+    "reference": ("reference", None),
+    "check": ("check", "check"),
+    "trace": ("trace", "trace"),
+    "views": ("views", None),
+    "widgets": ("widgets", None),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gpuviz' has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    mod = import_module(f"gpuviz.{module}")
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

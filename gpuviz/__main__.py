@@ -1,0 +1,3 @@
+from gpuviz.cli import main
+
+raise SystemExit(main())

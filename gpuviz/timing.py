@@ -1,0 +1,272 @@
+"""One benchmark helper for the whole course, and its plots.
+
+`benchmark` warms up first (so JIT compilation stays out), synchronizes the device, times with
+CUDA events on a GPU and `perf_counter` on the CPU, and repeats until the spread is small or a
+time cap is hit. Timings taken under the CUDA simulator are marked not meaningful; the plots
+draw them greyed out and never as speedups.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+DEVICES = ("cpu", "numba", "torch")
+
+
+@dataclass
+class Timing:
+    """Seconds per call: median and interquartile spread over `samples`."""
+
+    label: str
+    samples: list = field(repr=False)
+    device: str = "cpu"
+    meaningful: bool = True
+    size: float | None = None
+    flops: float | None = None
+    nbytes: float | None = None
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.samples))
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        lo, hi = np.percentile(self.samples, [25, 75])
+        return float(lo), float(hi)
+
+    @property
+    def rel_spread(self) -> float:
+        lo, hi = self.spread
+        return (hi - lo) / self.median if self.median > 0 else float("inf")
+
+    @property
+    def gflops(self) -> float | None:
+        return self.flops / self.median / 1e9 if self.flops else None
+
+    @property
+    def gbps(self) -> float | None:
+        return self.nbytes / self.median / 1e9 if self.nbytes else None
+
+    def __str__(self) -> str:
+        s = f"{self.label}: {_fmt_seconds(self.median)} ± {100 * self.rel_spread / 2:.0f}% (n={len(self.samples)})"
+        if self.gflops:
+            s += f", {self.gflops:,.1f} GFLOP/s"
+        if self.gbps:
+            s += f", {self.gbps:,.1f} GB/s"
+        return s + ("" if self.meaningful else "  [simulator: not meaningful]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Timing":
+        return cls(**d)
+
+
+def _fmt_seconds(s: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def _simulated() -> bool:
+    from gpuviz.runtime import simulator_requested
+
+    return simulator_requested()
+
+
+def _timer(device: str):
+    """A function that runs `fn` `number` times and returns the seconds it took."""
+    if device == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            def run(fn, number):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                for _ in range(number):
+                    fn()
+                end.record()
+                end.synchronize()
+                return start.elapsed_time(end) / 1e3
+            return run
+    if device == "numba" and not _simulated():
+        from numba import cuda
+
+        def run(fn, number):
+            start, end = cuda.event(timing=True), cuda.event(timing=True)
+            start.record()
+            for _ in range(number):
+                fn()
+            end.record()
+            end.synchronize()
+            return cuda.event_elapsed_time(start, end) / 1e3
+        return run
+
+    def run(fn, number):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return time.perf_counter() - t0
+    return run
+
+
+def _synchronize(device: str) -> None:
+    if device == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    elif device == "numba" and not _simulated():
+        from numba import cuda
+
+        cuda.synchronize()
+
+
+def benchmark(fn, *args, device: str = "cpu", label: str | None = None, size=None, flops=None, nbytes=None,
+              warmup: int = 1, min_repeats: int = 5, max_repeats: int = 100, max_time: float = 1.0,
+              target_spread: float = 0.05, min_sample: float = 1e-3, **kwargs) -> Timing:
+    """Time `fn(*args, **kwargs)`: warm-up, then adaptive repeats. Returns a Timing.
+
+    device: "cpu" (perf_counter), "numba" or "torch" (device synchronization and CUDA events on a
+    GPU). Calls faster than `min_sample` are batched so that each sample lasts at least that long.
+    Repeats stop once `min_repeats` samples have a relative spread under `target_spread`, or after
+    `max_repeats` samples or `max_time` seconds.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    call = (lambda: fn(*args, **kwargs)) if (args or kwargs) else fn
+    for _ in range(warmup):
+        call()
+    _synchronize(device)
+    run = _timer(device)
+    number, t = 1, run(call, 1)
+    while t < min_sample and number < 10_000:  # batch fast calls
+        number *= max(2, min(10, int(min_sample / max(t, 1e-9))))
+        t = run(call, number)
+    samples, deadline = [t / number], time.perf_counter() + max_time
+    while len(samples) < max_repeats:
+        samples.append(run(call, number) / number)
+        if len(samples) >= min_repeats:
+            lo, mid, hi = np.percentile(samples, [25, 50, 75])
+            if (hi - lo) / mid < target_spread or time.perf_counter() > deadline:
+                break
+    meaningful = not (device == "numba" and _simulated())
+    return Timing(label or getattr(fn, "__name__", "fn"), samples, device, meaningful, size, flops, nbytes)
+
+
+# ---- plots: pure functions, Timing lists in, Figure out ----
+
+def _figure(figsize=(6.4, 4.2)):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _series(timings):
+    groups: dict[str, list[Timing]] = {}
+    for t in timings:
+        groups.setdefault(t.label, []).append(t)
+    return {k: sorted(v, key=lambda t: t.size) for k, v in groups.items()}
+
+
+_METRICS = {"time": ("median", "time per call (s)"), "gflops": ("gflops", "GFLOP/s"), "gbps": ("gbps", "GB/s")}
+
+
+def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", title: str | None = None):
+    """Time (or GFLOP/s, GB/s) against problem size on log-log axes, one line per label."""
+    attr, ylabel = _METRICS[metric]
+    fig = _figure()
+    ax = fig.add_subplot()
+    for label, ts in _series(timings).items():
+        x = [t.size for t in ts]
+        y = [getattr(t, attr) for t in ts]
+        meaningful = all(t.meaningful for t in ts)
+        if metric == "time":
+            err = np.array([[t.median - t.spread[0], t.spread[1] - t.median] for t in ts]).T
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label if meaningful else
+                        f"{label} (simulator: not meaningful)", color=None if meaningful else "0.6",
+                        linestyle="-" if meaningful else ":")
+        else:
+            ax.plot(x, y, marker="o", label=label, color=None if meaningful else "0.6")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def speedups(baseline, timings) -> list[tuple[float, float]]:
+    """(size, baseline time / time) for sizes present in both; refuses simulator timings."""
+    if not all(t.meaningful for t in (*baseline, *timings)):
+        raise ValueError("simulator timings are not meaningful: they cannot be compared as speedups")
+    base = {t.size: t.median for t in baseline}
+    return [(t.size, base[t.size] / t.median) for t in sorted(timings, key=lambda t: t.size) if t.size in base]
+
+
+def plot_speedup(baseline, timings, xlabel: str = "problem size", title: str | None = None):
+    """Speedup of each series in `timings` over `baseline` (both lists of Timing) against size."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    if not all(t.meaningful for t in (*baseline, *timings)):
+        ax.text(0.5, 0.5, "No speedup drawn: simulator timings are not meaningful.\n"
+                "Run on a GPU, or look at the reference results.", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    for label, ts in _series(timings).items():
+        pts = speedups(baseline, ts)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{label} vs {baseline[0].label}")
+    ax.axhline(1.0, color="k", lw=1, ls="--")
+    ax.annotate("faster than baseline above this line", (0.01, 1.0), xycoords=("axes fraction", "data"),
+                va="bottom", fontsize=8)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="speedup (×)", title=title or "")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_bars(timings, title: str | None = None):
+    """Horizontal bars of median time with interquartile spread, one bar per Timing."""
+    fig = _figure(figsize=(6.4, 0.5 + 0.45 * len(timings)))
+    ax = fig.add_subplot()
+    y = np.arange(len(timings))
+    med = np.array([t.median for t in timings])
+    err = np.array([[t.median - t.spread[0], t.spread[1] - t.median] for t in timings]).T
+    colors = ["C0" if t.meaningful else "0.7" for t in timings]
+    ax.barh(y, med, xerr=err, color=colors, capsize=3)
+    ax.set_yticks(y, [t.label + ("" if t.meaningful else " (sim)") for t in timings])
+    ax.invert_yaxis()
+    ax.set(xlabel="time per call (s)", xscale="log", title=title or "")
+    if not all(t.meaningful for t in timings):
+        ax.text(1, -0.12, "grey: simulator timings, not meaningful", transform=ax.transAxes, ha="right",
+                fontsize=8)
+    return fig
+
+
+def plot_breakdown(stages: dict, baseline=None, title: str | None = None):
+    """Stacked bars per problem size: one segment per stage (e.g. copy in, compute, copy out).
+
+    `stages` maps a stage name to a list of Timing (one per size); `baseline`, a list of Timing
+    drawn as a separate bar beside each stack (e.g. the CPU doing the whole job).
+    """
+    fig = _figure(figsize=(7.0, 4.2))
+    ax = fig.add_subplot()
+    sizes = sorted({t.size for ts in stages.values() for t in ts})
+    x = np.arange(len(sizes))
+    width = 0.38 if baseline else 0.6
+    bottom = np.zeros(len(sizes))
+    for name, ts in stages.items():
+        by_size = {t.size: t.median for t in ts}
+        h = np.array([by_size.get(s, 0.0) for s in sizes])
+        ax.bar(x - (width / 2 if baseline else 0), h, width, bottom=bottom, label=name)
+        bottom += h
+    if baseline:
+        by_size = {t.size: t.median for t in baseline}
+        ax.bar(x + width / 2, [by_size.get(s, np.nan) for s in sizes], width, color="0.55",
+               label=baseline[0].label)
+    ax.set_xticks(x, [str(s) for s in sizes])
+    ax.set(yscale="log", xlabel="problem size", ylabel="time (s)", title=title or "")
+    ax.legend(fontsize=8)
+    return fig
