@@ -18,13 +18,16 @@ _EXPORTS = {
     "benchmark": ("timing", "benchmark"),
     "timing": ("timing", None),
     "reference": ("reference", None),
-    "check": ("check", "check"),
-    "trace": ("trace", "trace"),
+    "Problem": ("sanitizer", "Problem"),
     "views": ("views", None),
     "widgets": ("widgets", None),
 }
 
-__all__ = sorted(_EXPORTS)
+# Functions named like their module are imported now (both modules are light): importing the
+# submodule later would otherwise rebind the package attribute to the module.
+from gpuviz.trace import trace  # noqa: E402
+
+__all__ = sorted([*_EXPORTS, "trace"])
 
 
 def __getattr__(name):
