@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 WARP, SECTOR, BANKS, WORD = 32, 32, 32, 4
 _IDLE = {"facecolor": "0.92", "edgecolor": "0.55", "hatch": "//", "linewidth": 0}
+_MISSED = {"facecolor": "white", "edgecolor": "#d62728", "hatch": "xx", "linewidth": 0}
 
 
 def _dims(d, n):
@@ -72,6 +73,9 @@ def launch_map(data, griddim=None, blockdim=None, *, array=None, color="warp") -
     idle = covered & ~((r < shape[0]) & (c < shape[1]))
     for rr, cc in zip(*np.nonzero(idle)):
         ax.add_patch(Rectangle((cc - 0.5, rr - 0.5), 1, 1, **_IDLE))
+    missed = ~covered & (r < shape[0]) & (c < shape[1])
+    for rr, cc in zip(*np.nonzero(missed)):
+        ax.add_patch(Rectangle((cc - 0.5, rr - 0.5), 1, 1, **_MISSED))
     _grid_lines(ax, gy * by, gx * bx, by, bx)
     ax.add_patch(Rectangle((-0.5, -0.5), shape[1], shape[0], fill=False, edgecolor="#d62728", linewidth=2.5))
     if rows * cols <= 256:
@@ -86,14 +90,18 @@ def launch_map(data, griddim=None, blockdim=None, *, array=None, color="warp") -
     if not one_d:
         ax.set_title(ax.get_title() + f"\n{n_idle} idle thread(s) (hatched): the guard keeps them out",
                      fontsize=10)
+    if missed.any():
+        ax.set_title(ax.get_title() + f"\n{int(missed.sum())} element(s) have NO thread (crossed): "
+                     "the grid is too small", fontsize=10, color="#d62728")
     ax.set_xlabel("column (x: threadIdx.x + blockIdx.x * blockDim.x)" if not one_d else
                   "element i = cuda.grid(1) (labels: threadIdx.x)")
     ax.set_ylabel("row (y)" if not one_d else "")
     if one_d:
         ax.set_yticks([])
     ax.legend(handles=[Patch(color=_palette(n_ids)(i), label=f"{what} {i}") for i in range(min(n_ids, 6))]
-              + [Patch(label="idle thread", **_IDLE),
-                 Patch(fill=False, edgecolor="#d62728", linewidth=2, label="the data")],
+              + [Patch(label="idle thread", **_IDLE)]
+              + ([Patch(label="no thread", **_MISSED)] if missed.any() else [])
+              + [Patch(fill=False, edgecolor="#d62728", linewidth=2, label="the data")],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=f"colour = {what}")
     return fig
 

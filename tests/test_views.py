@@ -72,3 +72,11 @@ def test_bank_view_bare_and_traced(transposed):
     fig = rendered(views.bank_view(np.arange(32)))
     assert "1-way" in fig._suptitle.get_text()
     rendered(views.bank_view(transposed, "tile", k=1))
+
+
+def test_launch_map_flags_elements_without_a_thread():
+    from gpuviz import views
+
+    short = views.launch_map((100,), 3, 32).axes[0].get_title()
+    assert "4 element(s) have NO thread" in short
+    assert "NO thread" not in views.launch_map((100,), 4, 32).axes[0].get_title()
