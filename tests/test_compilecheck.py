@@ -1,0 +1,224 @@
+"""The compile-for-GPU check: kernels recorded at launch are rebuilt and compiled to PTX for sm_75/sm_90.
+
+This test process uses Numba's real CUDA target (no GPU needed to compile); simulator runs happen in
+subprocesses, as in CI.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gpuviz import compilecheck
+
+FIXTURES = Path(__file__).parent / "compilecheck_fixtures"
+BOTH = [(7, 5), (9, 0)]
+
+
+def _load_fixture_kernels():
+    spec = importlib.util.spec_from_file_location("compilecheck_kernels", FIXTURES / "kernels.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def k():
+    return _load_fixture_kernels()
+
+
+def _records(log):
+    return [json.loads(line) for line in Path(log).read_text().splitlines()]
+
+
+def _by_name_and_cc(results):
+    return {(r.name, r.cc): r for r in results}
+
+
+def test_record_captures_globals_device_functions_and_argument_types(k, tmp_path):
+    log = tmp_path / "log.jsonl"
+    a = np.ones((8, 8), np.float32)
+    args = (a, np.zeros_like(a), np.float32(2))
+    compilecheck.record(k.tiled_copy, args, path=str(log))
+    compilecheck.record(k.tiled_copy, args, path=str(log))  # same kernel and types: one record
+    compilecheck.record(k.tiled_copy, (a, np.zeros_like(a), 2.0), path=str(log))  # new types: new record
+    first, second = _records(log)
+
+    assert first["name"] == "tiled_copy" and first["errors"] == []
+    assert first["origin"].startswith(str(FIXTURES / "kernels.py") + ":")
+    assert first["argtypes"][:2] == [{"kind": "array", "dtype": "float32", "ndim": 2, "layout": "C"}] * 2
+    assert first["argtypes"][2]["repr"] == "float32" and second["argtypes"][2]["repr"] == "float64"
+    ns = first["namespace"]
+    assert ns["cuda"] == {"kind": "module", "module": "numba.cuda"}
+    assert ns["numba"] == {"kind": "module", "module": "numba"}
+    assert ns["TPB"]["repr"] == "4" and ns["SCALE"]["repr"] == "np.float32(0.5)"
+    assert ns["float32"]["kind"] == "value" and ns["float32"]["repr"] == "float32"
+    norm2 = ns["norm2"]
+    assert norm2["kind"] == "device"
+    assert norm2["function"]["namespace"]["math"] == {"kind": "module", "module": "math"}
+    assert norm2["function"]["namespace"]["square"]["kind"] == "device"  # captured recursively
+    assert "shape" not in ns and "grid" not in ns  # attribute names are not free names
+
+    results = compilecheck.check_log(log, BOTH)
+    assert [(r.cc, r.ok) for r in results] == [((7, 5), True), ((9, 0), True)] * 2, \
+        [r.line() for r in results]
+
+
+def test_closure_kernels_and_array_layouts_round_trip(k, tmp_path):
+    log = tmp_path / "log.jsonl"
+    scale3 = k.make_scale(3)
+    compilecheck.record(scale3, (np.zeros(8, np.float32), 8), path=str(log))
+    compilecheck.record(k.make_scale(0.25), (np.zeros((4, 4))[:, 0], 4), path=str(log))  # strided column
+    f = np.zeros((4, 4), np.float32, order="F")
+    compilecheck.record(k.tiled_copy, (f, f, 1.0), path=str(log))
+    one, two, three = _records(log)
+    assert one["namespace"]["k"]["repr"] == "3" and two["namespace"]["k"]["repr"] == "0.25"
+    assert one["options"]["fastmath"] is True
+    assert one["argtypes"][1]["repr"] == "int64"
+    assert two["argtypes"][0] == {"kind": "array", "dtype": "float64", "ndim": 1, "layout": "A"}
+    assert three["argtypes"][0] == {"kind": "array", "dtype": "float32", "ndim": 2, "layout": "F"}
+
+    results = compilecheck.check_log(log, [(7, 5)])
+    assert [r.ok for r in results] == [True] * 3, [r.line() for r in results]
+    ptx = compilecheck.compile_record(one, (7, 5))
+    assert ".target sm_75" in ptx
+    assert "mul.ftz.f32" in ptx and "0f40400000" in ptx  # times 3.0f, with fastmath (ftz) as declared
+
+
+def test_what_cannot_be_captured_is_reported_not_raised(k, tmp_path):
+    log = tmp_path / "log.jsonl"
+    compilecheck.record(object(), (), path=str(log))  # not a kernel at all
+    compilecheck.record(k.tiled_copy, (np.ones(2), object(), 1), path=str(log))  # an untypeable argument
+    results = compilecheck.check_log(log)
+    assert [(r.ok, r.cc) for r in results] == [(False, None), (False, None)]
+    assert "recording failed: TypeError: not a kernel: object" in results[0].message
+    assert "could not be captured" in results[1].message and "argument of type object" in results[1].message
+
+
+def test_record_does_nothing_without_a_log(k, monkeypatch, tmp_path):
+    monkeypatch.delenv(compilecheck.ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    compilecheck.record(k.tiled_copy, (np.ones((2, 2)),) * 2 + (1.0,))
+    assert list(tmp_path.iterdir()) == []
+
+
+SIM_SCRIPT = """
+    import importlib.util, sys
+    import numpy as np
+    from numba import cuda
+    from gpuviz.compilecheck import record
+
+    spec = importlib.util.spec_from_file_location("kernels", {fixture!r})
+    k = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(k)
+
+    @cuda.jit("void(float32[:])")
+    def declared(a):
+        a[0] = 1.0
+
+    def launch(kernel, grid, block, *args):
+        record(kernel, args)  # what gpuviz's launch hook does when GPUVIZ_KERNEL_LOG is set
+        kernel[grid, block](*args)
+
+    a = np.arange(16, dtype=np.float32).reshape(4, 4)
+    out = np.zeros_like(a)
+    launch(k.tiled_copy, 1, (4, 4), cuda.to_device(a), out, np.float32(2))
+    assert np.allclose(out, a), out
+    x = np.ones(8, np.float32)
+    launch(k.make_scale(3), 1, 8, x, 8)
+    assert (x == 3).all()
+    launch(k.alloc_inside, 1, 8, x)   # runs in the simulator ...
+    assert (x == 0).all()
+    launch(declared, 1, 1, np.zeros(4))  # float64 passes here; a GPU would refuse the launch
+    print("simulator run ok", cuda.compile_ptx)
+"""
+
+
+def test_a_kernel_that_runs_in_the_simulator_but_not_on_a_gpu_fails_the_check(tmp_path):
+    """The proof: record launches in the simulator, then compile in a process without it."""
+    log, script = tmp_path / "kernels.jsonl", tmp_path / "launch_kernels.py"
+    script.write_text(textwrap.dedent(SIM_SCRIPT.format(fixture=str(FIXTURES / "kernels.py"))))
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", compilecheck.ENV: str(log)}
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "simulator run ok None" in p.stdout  # it really ran in the simulator, where compile_ptx is None
+
+    # The CLI, started with the simulator still set in its environment, as a CI job would.
+    cli = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", str(log)], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    lines = cli.stdout.splitlines()
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    for name in ("tiled_copy", "scale"):
+        for sm in ("sm_75", "sm_90"):
+            assert any(ln.startswith(f"ok     {sm}  {name}(") for ln in lines), cli.stdout
+    script_origin = f"[{script}:"
+    for sm in ("sm_75", "sm_90"):
+        bad = [ln for ln in lines if ln.startswith(f"FAILED {sm}  alloc_inside(array(float32, 1d, C))")]
+        assert bad and f"[{FIXTURES / 'kernels.py'}:" in bad[0], cli.stdout
+        assert any(ln.startswith(f"FAILED {sm}  declared(array(float64, 1d, C))") and script_origin in ln
+                   for ln in lines), cli.stdout
+    assert "No implementation of function Function(<built-in function zeros>)" in cli.stdout
+    assert "matches none of the declared signatures: void(float32[:])" in cli.stdout
+    assert lines[-2:] == ["4 kernel(s) compiled for sm_75, sm_90", "compile-check: 4 passed, 4 failed"]
+
+    # The same as a function, in this (non-simulator) process.
+    results = _by_name_and_cc(compilecheck.check_log(log))
+    assert {key: r.ok for key, r in results.items()} == {
+        ("tiled_copy", (7, 5)): True, ("tiled_copy", (9, 0)): True, ("scale", (7, 5)): True,
+        ("scale", (9, 0)): True, ("alloc_inside", (7, 5)): False, ("alloc_inside", (9, 0)): False,
+        ("declared", (7, 5)): False, ("declared", (9, 0)): False}
+
+
+def test_log_shared_by_processes_is_deduplicated(tmp_path, k):
+    log = tmp_path / "log.jsonl"
+    for _ in range(2):  # two notebooks launching the same kernel: same line twice in the log
+        compilecheck._seen.clear()
+        compilecheck.record(k.make_scale(2), (np.zeros(4, np.float32), 4), path=str(log))
+    assert len(_records(log)) == 2 and len(compilecheck.read_log(log)) == 1
+
+
+def test_cli_reports_a_missing_log_and_bad_arguments(tmp_path, capsys):
+    assert compilecheck.main([str(tmp_path / "none.jsonl")]) == 2
+    assert "no kernel log at" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compilecheck.main([str(tmp_path), "--cc", "sm75"])
+
+
+def test_kernels_defined_in_a_notebook_are_recorded_with_their_source(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    log = tmp_path / "nb.jsonl"
+    cell = textwrap.dedent("""
+        import numpy as np
+        from numba import cuda
+        from gpuviz.compilecheck import record
+        N = 8
+
+        @cuda.jit
+        def add_one(a):
+            i = cuda.grid(1)
+            if i < N:
+                a[i] += 1
+
+        x = np.zeros(N, np.float32)
+        record(add_one, (x,))
+        add_one[1, N](x)
+        assert (x == 1).all() and cuda.compile_ptx is None  # the simulator ran it
+    """)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")  # the kernel process inherits these
+    monkeypatch.setenv(compilecheck.ENV, str(log))
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+                            ).execute()
+    (rec,) = _records(log)
+    assert rec["errors"] == [] and rec["name"] == "add_one"
+    assert rec["source"].startswith("@cuda.jit\ndef add_one(a):")
+    assert "cell" in rec["origin"]  # "notebook cell /tmp/ipykernel_.../N.py:L", or the notebook's name
+    assert rec["namespace"]["N"]["repr"] == "8"
+    results = compilecheck.check_log(log, [(7, 5)])
+    assert [(r.name, r.ok) for r in results] == [("add_one", True)], [r.line() for r in results]
