@@ -19,15 +19,17 @@ _EXPORTS = {
     "timing": ("timing", None),
     "reference": ("reference", None),
     "Problem": ("sanitizer", "Problem"),
+    "CheckFailed": ("check", "CheckFailed"),
     "views": ("views", None),
     "widgets": ("widgets", None),
 }
 
 # Functions named like their module are imported now (both modules are light): importing the
 # submodule later would otherwise rebind the package attribute to the module.
+from gpuviz.check import check  # noqa: E402
 from gpuviz.trace import trace  # noqa: E402
 
-__all__ = sorted([*_EXPORTS, "trace"])
+__all__ = sorted([*_EXPORTS, "check", "trace"])
 
 
 def __getattr__(name):

@@ -25,7 +25,8 @@ def _validate(pyfunc, config) -> None:
     launch.validate(config[0], config[1], _shared_bytes(pyfunc))
 
 
-def _record(kernel, args) -> None:
+def record(kernel, args) -> None:
+    """Log a launch for the compile-for-GPU check, when GPUVIZ_KERNEL_LOG names a file."""
     if os.environ.get("GPUVIZ_KERNEL_LOG"):
         from gpuviz import compilecheck
 
@@ -65,11 +66,11 @@ def install() -> None:
 
         def recorded_call(self, *args):
             if not (self._device or _get_kernel_context()):
-                _record(self, args)
+                record(self, args)
             return call(self, *args)
     else:
         def recorded_call(self, *args):
-            _record(self.dispatcher, args)
+            record(self.dispatcher, args)
             return call(self, *args)
 
     dispatcher_cls.__getitem__ = functools.wraps(getitem)(checked_getitem)

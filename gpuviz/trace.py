@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from . import launch
+from . import hooks, launch
 from .fakecuda import FakeCuda, NumbaShim
 from .kernelsource import KernelEnv, python_function
 from .sanitizer import OPS, Memory, Problem, fmt_index
@@ -47,6 +47,8 @@ def trace(kernel, griddim, blockdim, *args, max_threads: int = MAX_THREADS) -> T
     Raises gpuviz.launch.LaunchError for a launch a GPU would refuse.
     """
     pyfunc = python_function(kernel)
+    if pyfunc is not kernel:  # a @cuda.jit kernel: it must compile for a GPU too (gpuviz.compilecheck)
+        hooks.record(kernel, args)
     grid, block = launch.validate(griddim, blockdim, launch.static_shared_bytes(pyfunc))
     nthreads = int(np.prod(grid)) * int(np.prod(block))
     if nthreads > max_threads:

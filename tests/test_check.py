@@ -1,0 +1,115 @@
+"""gpuviz.check: every exercise of every notebook (solution passes, stub fails), lesson 00's banks of
+known mistakes, the generic kernel check's diagnoses, strict mode and what a learner sees."""
+import pytest
+from fixtures import kernel_exercises as K
+from fixtures.notebook_cells import answer, exercises
+
+from gpuviz.check import NOT_DONE, STRICT_ENV, CheckFailed, check
+from gpuviz.exercises import lesson00
+
+NOTEBOOK_EXERCISES = exercises()
+
+
+@pytest.mark.parametrize("ex_id,nb,solution,stub,preamble,name", NOTEBOOK_EXERCISES,
+                         ids=[e[0] for e in NOTEBOOK_EXERCISES])
+def test_notebook_solution_passes_and_stub_fails(ex_id, nb, solution, stub, preamble, name):
+    assert check(ex_id, answer(preamble, solution, name)).passed
+    r = check(ex_id, answer(preamble, stub, name))
+    assert not r.passed and r.points == 0 and r.message
+
+
+BANKS = [(ex_id, fn, why) for ex_id, ex in (("00-flops", lesson00.FLOPS), ("00-bytes", lesson00.BYTES),
+                                            ("00-crossover", lesson00.CROSSOVER)) for fn, why in ex.mistakes]
+
+
+@pytest.mark.parametrize("ex_id,wrong,why", BANKS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BANKS)])
+def test_lesson00_mistakes_are_diagnosed(ex_id, wrong, why):
+    r = check(ex_id, wrong)
+    assert not r.passed
+    assert r.message.startswith(why) and "expected" in r.message      # the diagnosis, then a small case
+
+
+def test_lesson00_references_and_stub():
+    assert lesson00.flops(2, 3, 4) == 48 and lesson00.nbytes(2, 3, 4, 2) == 2 * (8 + 12 + 6)
+    assert lesson00.crossover([1, 2, 3], [1, 1, 1], [0, 2, 0]) == 3
+    assert lesson00.crossover([], [], []) is None
+
+    def matmul_flops(m, n, k):
+        raise NotImplementedError()
+    assert check("00-flops", matmul_flops).message == NOT_DONE
+    assert "expected the function" in check("00-flops", 42).message
+
+
+def test_unknown_mistake_shows_expected_and_got():
+    r = check("00-flops", lambda m, n, k: 2 * m * n * k + 1)
+    assert r.message == "matmul_flops(1, 1, 1) returned 3, expected 2."
+
+
+KERNEL_BANK = [
+    (K.VADD, K.vadd_stub, {}, "not done yet"),
+    (K.VADD, K.vadd_no_guard, {}, "missing guard"),
+    (K.VADD, K.vadd_thread_only, {}, "several threads write the same element"),
+    (K.VADD, K.vadd_minus, {}, "values of out are wrong"),
+    (K.VADD, K.vadd_ok, {"grid": lambda shape, block: shape[0] // block}, "wrong grid size"),
+    (K.VADD, K.vadd_ok, {"grid": lambda shape, block: max(1, shape[0] // block)}, "wrong grid size"),
+    (K.VADD_STRIDE, K.vadd_ok, {}, "cuda.gridsize(1)"),
+    (K.SCALE2D, K.scale_transposed, {}, "index mapping transposed"),
+    (K.SCALE2D, K.scale_transposed_unguarded, {}, "missing guard"),
+    (K.SCALE2D, K.scale_half_guard, {}, "missing guard"),
+    (K.BLOCK_SUMS, K.sums_no_barrier, {}, "missing barrier"),
+    (K.BLOCK_SUMS, K.sums_barrier_in_branch, {}, "barrier not reached by every thread"),
+    (K.BLOCK_SUMS, K.sums_float64, {}, "float64 accumulation where float32 was asked: `total = 0.0`"),
+    (K.VADD, 42, {}, "expected the @cuda.jit kernel"),
+]
+
+
+@pytest.mark.parametrize("ex,kernel,kw,diagnosis", KERNEL_BANK, ids=lambda v: getattr(getattr(v, "py_func", v),
+                                                                                      "__name__", None))
+def test_kernel_check_diagnoses(ex, kernel, kw, diagnosis):
+    ok, message = ex(kernel, **kw)
+    assert not ok and diagnosis in message
+
+
+@pytest.mark.parametrize("ex,kernel", [(K.VADD, K.vadd_ok), (K.VADD, K.vadd_stride), (K.VADD_STRIDE, K.vadd_stride),
+                                       (K.SCALE2D, K.scale_ok), (K.BLOCK_SUMS, K.sums_ok)])
+def test_kernel_check_passes_correct_kernels(ex, kernel):
+    ok, message = ex(kernel)
+    assert ok, message
+
+
+def test_kernel_check_covers_edge_sizes_and_configs():
+    assert K.VADD(K.vadd_ok) == (True, "8 launches checked under the tracer")   # sizes 1, 0, 45, 100 x 2 blocks
+    _, message = K.VADD(K.vadd_minus)
+    assert "expected out = [" in message and "got      out = [" in message  # the smallest failing case
+
+
+def test_learner_sees_a_loud_line_and_no_exception(capsys, monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    r = check("00-flops", lambda m, n, k: m * n * k)
+    out = capsys.readouterr()
+    assert not r and out.err.startswith("❌ 00-flops failed: That counts one operation") and not out.out
+    r = check("00-flops", lesson00.flops)
+    assert r and r.points == r.max_points == 2
+    assert capsys.readouterr().out == "✅ 00-flops passed (10 cases).\n"
+    r._ipython_display_()                        # as the cell's last value: not printed a second time
+    assert capsys.readouterr().out == ""
+    r._ipython_display_()
+    assert capsys.readouterr().out == "✅ 00-flops passed (10 cases).\n"
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(CheckFailed, match="00-bytes failed: not done yet"):
+        check("00-bytes", lambda m, n, k, itemsize=4: (_ for _ in ()).throw(NotImplementedError()))
+    assert check("00-bytes", lesson00.nbytes).passed
+    monkeypatch.setenv(STRICT_ENV, "0")
+    assert not check("00-bytes", lambda *a: 0).passed
+    with pytest.raises(AssertionError):
+        check("00-bytes", lambda *a: 0, strict=True)
+
+
+def test_learner_errors_and_unknown_ids():
+    r = check("00-flops", lambda m, n, k: m / 0)
+    assert r.message == "your code raised ZeroDivisionError: division by zero"
+    with pytest.raises(KeyError, match="did you mean 00-flops"):
+        check("00-flop", lesson00.flops)

@@ -1,0 +1,406 @@
+"""Exercises of notebooks 01-03: for each, the stub fails, the solution passes, and every known wrong
+answer is rejected with the right diagnosis. Kernels run under gpuviz's tracer (no GPU, no simulator).
+"""
+import pytest
+from numba import cuda, float32
+
+from gpuviz.exercises import lesson01, lesson02, lesson03
+
+TPB = lesson03.TPB
+WR, WG, WB = float32(0.299), float32(0.587), float32(0.114)
+
+
+
+@cuda.jit
+def stub_kernel(a, b):
+    raise NotImplementedError()
+
+
+@cuda.jit
+def stub_kernel4(a, x, y, out):
+    raise NotImplementedError()
+
+
+# ---------------- 01-saxpy
+@cuda.jit
+def saxpy_ok(a, x, y, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_no_guard(a, x, y, out):
+    i = cuda.grid(1)
+    out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_swapped(a, x, y, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = a * y[i] + x[i]
+
+
+@cuda.jit
+def saxpy_thread_only(a, x, y, out):
+    i = cuda.threadIdx.x
+    if i < out.size:
+        out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_into_y(a, x, y, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        y[i] = a * x[i] + y[i]
+
+
+# ---------------- 01-grayscale
+@cuda.jit
+def gray_ok(rgb, gray):
+    col, row = cuda.grid(2)
+    if row < gray.shape[0] and col < gray.shape[1]:
+        gray[row, col] = WR * rgb[row, col, 0] + WG * rgb[row, col, 1] + WB * rgb[row, col, 2]
+
+
+@cuda.jit
+def gray_no_guard(rgb, gray):
+    col, row = cuda.grid(2)
+    gray[row, col] = WR * rgb[row, col, 0] + WG * rgb[row, col, 1] + WB * rgb[row, col, 2]
+
+
+@cuda.jit
+def gray_half_guard(rgb, gray):
+    col, row = cuda.grid(2)
+    if row < gray.shape[0]:
+        gray[row, col] = WR * rgb[row, col, 0] + WG * rgb[row, col, 1] + WB * rgb[row, col, 2]
+
+
+@cuda.jit
+def gray_swapped_axes(rgb, gray):
+    row, col = cuda.grid(2)
+    if row < gray.shape[0] and col < gray.shape[1]:
+        gray[row, col] = WR * rgb[row, col, 0] + WG * rgb[row, col, 1] + WB * rgb[row, col, 2]
+
+
+@cuda.jit
+def gray_bgr(rgb, gray):
+    col, row = cuda.grid(2)
+    if row < gray.shape[0] and col < gray.shape[1]:
+        gray[row, col] = WB * rgb[row, col, 0] + WG * rgb[row, col, 1] + WR * rgb[row, col, 2]
+
+
+@cuda.jit
+def gray_mean(rgb, gray):
+    col, row = cuda.grid(2)
+    if row < gray.shape[0] and col < gray.shape[1]:
+        gray[row, col] = (rgb[row, col, 0] + rgb[row, col, 1] + rgb[row, col, 2]) / float32(3.0)
+
+
+# ---------------- 02-copy2d
+@cuda.jit
+def copy2d_ok(src, dst):
+    col, row = cuda.grid(2)
+    if row < dst.shape[0] and col < dst.shape[1]:
+        dst[row, col] = src[row, col]
+
+
+@cuda.jit
+def copy2d_uncoalesced(src, dst):
+    row, col = cuda.grid(2)
+    if row < dst.shape[0] and col < dst.shape[1]:
+        dst[row, col] = src[row, col]
+
+
+@cuda.jit
+def copy2d_no_guard(src, dst):
+    col, row = cuda.grid(2)
+    dst[row, col] = src[row, col]
+
+
+@cuda.jit
+def copy2d_transposed(src, dst):
+    col, row = cuda.grid(2)
+    if row < dst.shape[0] and col < dst.shape[1]:
+        dst[row, col] = src[col, row]
+
+
+# ---------------- 02-col-sums
+@cuda.jit
+def col_sums_ok(a, out):
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = float32(0.0)
+        for r in range(a.shape[0]):
+            total += a[r, c]
+        out[c] = total
+
+
+@cuda.jit
+def col_sums_rows(a, out):          # sums rows instead
+    r = cuda.grid(1)
+    if r < a.shape[0]:
+        total = float32(0.0)
+        for k in range(a.shape[1]):
+            total += a[r, k]
+        out[r] = total
+
+
+@cuda.jit
+def col_sums_no_guard(a, out):
+    c = cuda.grid(1)
+    total = float32(0.0)
+    for r in range(a.shape[0]):
+        total += a[r, c]
+    out[c] = total
+
+
+@cuda.jit
+def col_sums_skip_first(a, out):
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = float32(0.0)
+        for r in range(1, a.shape[0]):
+            total += a[r, c]
+        out[c] = total
+
+
+# ---------------- 03-block-sums
+@cuda.jit
+def block_sums_ok(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_no_loop_barrier(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_no_load_barrier(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_no_guard(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i]
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_barrier_in_if(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+            cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_every_thread_writes(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_step_too_big(x, partial):
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_global_index(x, partial):      # writes partial[i] instead of partial[blockIdx.x]
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0 and i < partial.size:
+        partial[i] = cache[0]
+
+
+# ---------------- 03-hist-atomic
+@cuda.jit
+def hist_ok(levels, hist):
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(hist, levels[i], 1)
+
+
+@cuda.jit
+def hist_racy(levels, hist):
+    i = cuda.grid(1)
+    if i < levels.size:
+        hist[levels[i]] += 1
+
+
+@cuda.jit
+def hist_no_guard(levels, hist):
+    i = cuda.grid(1)
+    cuda.atomic.add(hist, levels[i], 1)
+
+
+@cuda.jit
+def hist_index_not_level(levels, hist):
+    i = cuda.grid(1)
+    if i < hist.size:
+        cuda.atomic.add(hist, i, 1)
+
+
+@cuda.jit
+def hist_adds_level(levels, hist):
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(hist, levels[i], levels[i])
+
+
+def check(ex_id, obj):
+    for mod in (lesson01, lesson02, lesson03):
+        if ex_id in mod.CHECKS:
+            return mod.CHECKS[ex_id][1](obj)
+    raise KeyError(ex_id)
+
+
+# exercise id -> (stub, solution, [(wrong answer, words the diagnosis must contain)])
+CASES = {
+    "01-which-element": (None, 261, [
+        (642, "swapped"), (7, "multiplied"), (10, "block * block_size"), (133, "numbered from 0"),
+        (389, "third block"), (517, "not 256"), (260, "thread 5"), (300, "step by step"), ("261", "number")]),
+    "01-blocks": (None, 4, [
+        (3, "Round up"), (3.90625, "round it up"), (1024, "threads"), (1000, "elements"), (5, "one whole block"),
+        (256, "block size")]),
+    "01-saxpy": (stub_kernel4, saxpy_ok, [
+        (saxpy_no_guard, "outside the array"), (saxpy_swapped, "swapped"), (saxpy_thread_only, "cuda.grid(1)"),
+        (saxpy_into_y, "changed y")]),
+    "01-grayscale": (stub_kernel, gray_ok, [
+        (gray_no_guard, "outside the array"), (gray_half_guard, "col < gray.shape[1]"),
+        (gray_swapped_axes, "col, row = cuda.grid(2)"), (gray_bgr, "wrong order"), (gray_mean, "plain mean")]),
+    "02-copy2d": (stub_kernel, copy2d_ok, [
+        (copy2d_uncoalesced, "coalescing 25%"), (copy2d_no_guard, "outside the array"),
+        (copy2d_transposed, "transpose")]),
+    "02-col-sums": (stub_kernel, col_sums_ok, [
+        (col_sums_rows, "row sums"), (col_sums_no_guard, "outside the array"), (col_sums_skip_first, "row 0")]),
+    "02-intensity": (None, 2 / 12, [
+        (0.25, "write of out"), (1 / 12, "half the answer"), (2 / 24, "float64"), (6, "upside down"),
+        (2 / 3, "bytes"), (0.5, "reads x[i] and y[i]")]),
+    "03-atomic-count": (None, 3907, [
+        (1_000_000, "one atomic per element"), (3906, "rounds up"), (3906.25, "whole number"),
+        (256, "only thread 0"), (8, "tree steps"), (1, "one atomic per block")]),
+    "03-block-sums": (stub_kernel, block_sums_ok, [
+        (block_sums_no_loop_barrier, "race"), (block_sums_no_load_barrier, "after loading"),
+        (block_sums_no_guard, "outside the array"), (block_sums_barrier_in_if, "outside `if t < step:`"),
+        (block_sums_every_thread_writes, "t == 0"), (block_sums_step_too_big, "TPB // 2"),
+        (block_sums_global_index, "never written")]),
+    "03-hist-atomic": (stub_kernel, hist_ok, [
+        (hist_racy, "cuda.atomic.add(hist, levels[i], 1)"), (hist_no_guard, "outside the array"),
+        (hist_index_not_level, "the bin is levels[i]"), (hist_adds_level, "add 1")]),
+}
+
+
+@pytest.mark.parametrize("ex_id", CASES)
+def test_stub_fails(ex_id):
+    ok, msg = check(ex_id, CASES[ex_id][0])
+    assert not ok and msg
+
+
+@pytest.mark.parametrize("ex_id", CASES)
+def test_solution_passes(ex_id):
+    assert check(ex_id, CASES[ex_id][1]) == (True, "")
+
+
+WRONG = [(ex_id, i) for ex_id, case in CASES.items() for i in range(len(case[2]))]
+
+
+@pytest.mark.parametrize("ex_id,i", WRONG, ids=[f"{e}-{getattr(c[2][i][0], '__name__', c[2][i][0])}"
+                                                  for e, c in CASES.items() for i in range(len(c[2]))])
+def test_wrong_answer_is_diagnosed(ex_id, i):
+    wrong, words = CASES[ex_id][2][i]
+    ok, msg = check(ex_id, wrong)
+    assert not ok
+    assert words in msg, msg
+
+
+def test_every_exercise_has_a_bank():
+    ids = set(lesson01.CHECKS) | set(lesson02.CHECKS) | set(lesson03.CHECKS)
+    assert ids == set(CASES)

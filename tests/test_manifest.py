@@ -1,0 +1,73 @@
+"""course/manifest.json agrees with the notebooks, the exercise registry, the README and the syllabus."""
+import re
+
+import nbformat
+import pytest
+from fixtures.notebook_cells import ROOT
+
+from gpuviz import manifest as M
+from gpuviz.exercises import registry
+
+NOTEBOOKS = M.notebooks()
+WRITTEN = [nb for nb in NOTEBOOKS if nb["colab"]]
+
+
+def _meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_thirteen_notebooks_in_order():
+    assert [nb["number"] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(13)]
+    for nb in NOTEBOOKS:
+        assert re.fullmatch(rf"{nb['number']}_[a-z0-9_]+\.ipynb", nb["file"]) and nb["minutes"] > 0
+
+
+def test_written_notebooks_are_exactly_the_sources():
+    assert sorted(nb["file"] for nb in WRITTEN) == sorted(p.name for p in (ROOT / "course" / "solutions").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("entry", WRITTEN, ids=lambda e: e["file"])
+def test_manifest_matches_the_notebook(entry):
+    nb = nbformat.read(ROOT / "course" / "solutions" / entry["file"], as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert f"# {entry['number']} · {entry['title']}\n" in text + "\n"
+    assert f"Time: about {entry['minutes']} minutes." in text
+    checks = [{"id": _meta(c)["grade_id"], "points": _meta(c)["points"]} for c in nb.cells if _meta(c).get("grade")]
+    assert checks == entry["exercises"]
+    solutions = [_meta(c)["grade_id"] for c in nb.cells if _meta(c).get("solution")]
+    assert solutions == [f"{e['id']}-solution" for e in entry["exercises"]]
+    for c in nb.cells:
+        if _meta(c).get("grade"):
+            assert c.source.startswith(f'gv.check("{_meta(c)["grade_id"]}", ') and _meta(c)["locked"]
+
+
+def test_registry_agrees_with_manifest():
+    assert {ex: points for ex, (points, _) in registry().items()} == M.exercises()
+
+
+def test_readme_table_rendering():
+    table = M.readme_table("https://github.com/someone/course-fork")
+    rows = table.splitlines()
+    assert len(rows) == 2 + 13
+    assert ("| 00 | [Why GPUs?](notebooks/00_why_gpus.ipynb) | 30 min | 3 (6) | [![Open In Colab]"
+            "(https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/"
+            "someone/course-fork/blob/main/notebooks/00_why_gpus.ipynb) |") == rows[2]
+    assert rows[-1].endswith("| in preparation |")
+    doc = M.with_table("a\n<!-- notebooks:start -->\nold\n<!-- notebooks:end -->\nb", "T")
+    assert doc == "a\n<!-- notebooks:start -->\nT\n<!-- notebooks:end -->\nb"
+
+
+def test_readme_holds_the_rendered_table():
+    """Update with: python -m gpuviz.manifest --write README.md"""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert M.with_table(readme, M.readme_table()) == readme, "python -m gpuviz.manifest --write README.md"
+
+
+def test_syllabus_and_guide_follow_the_manifest():
+    syllabus = (ROOT / "course" / "syllabus.md").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f"### {nb['number']} · {nb['title']} ({nb['minutes']} min)" in syllabus
+    guide = (ROOT / "course" / "instructor-guide.md").read_text(encoding="utf-8")
+    for command in ("gpuviz student course/solutions --out notebooks", "gpuviz grade", "nbgrader generate_assignment",
+                    "GPUVIZ_STRICT=1"):
+        assert command in guide
