@@ -31,6 +31,8 @@ import textwrap
 import types
 import weakref
 
+from gpuviz.kernelsource import python_function
+
 ENV = "GPUVIZ_KERNEL_LOG"
 DEFAULT_CCS = ((7, 5), (9, 0))
 MAX_ARRAY_BYTES = 1 << 20  # global NumPy arrays up to this size are captured (Numba makes them constants)
@@ -51,7 +53,7 @@ def record(kernel, args, path: str | None = None) -> None:
     if not path:
         return
     try:
-        fn = _pyfunc(kernel)
+        fn = python_function(kernel)
         argtypes = [_argtype(a) for a in args]
         key = json.dumps(argtypes, sort_keys=True)
         if key in _seen.setdefault(fn, set()):
@@ -67,18 +69,6 @@ def record(kernel, args, path: str | None = None) -> None:
         _append(path, rec)
     except Exception as e:  # noqa: BLE001
         print(f"gpuviz.compilecheck: could not write {path}: {e}", file=sys.stderr)
-
-
-def _pyfunc(obj):
-    """The Python function behind a kernel or device function object."""
-    obj = getattr(obj, "dispatcher", obj)  # a configured launch: kernel[grid, block]
-    for attr in ("py_func", "fn"):
-        f = getattr(obj, attr, None)
-        if isinstance(f, types.FunctionType):
-            return f
-    if isinstance(obj, types.FunctionType):
-        return obj
-    raise TypeError(f"not a kernel: {type(obj).__name__}")
 
 
 def _argtype(a) -> dict:
@@ -195,7 +185,7 @@ def _capture_value(value, name, stack) -> dict:
     if _is_device_function(value) or type(value).__name__ in ("CPUDispatcher", "FakeCUDAKernel", "CUDADispatcher") \
             or isinstance(value, types.FunctionType):
         try:
-            fn = _pyfunc(value)
+            fn = python_function(value)
         except TypeError as e:
             return {"kind": "missing", "error": str(e)}
         if fn in stack:

@@ -10,6 +10,7 @@ import functools
 import os
 
 from gpuviz import launch
+from gpuviz.kernelsource import python_function
 
 _installed = False
 
@@ -43,22 +44,16 @@ def install() -> None:
     if config.ENABLE_CUDASIM:
         from numba.cuda.simulator.kernel import FakeCUDAKernel as dispatcher_cls
 
-        def func_of(k):
-            return k.fn
-
         launch_cls = dispatcher_cls
     else:
         from numba.cuda.dispatcher import CUDADispatcher as dispatcher_cls
         from numba.cuda.dispatcher import _LaunchConfiguration as launch_cls
 
-        def func_of(k):
-            return k.py_func
-
     getitem = dispatcher_cls.__getitem__
     call = launch_cls.__call__
 
     def checked_getitem(self, config):
-        _validate(func_of(self), config)
+        _validate(python_function(self), config)
         return getitem(self, config)
 
     if launch_cls is dispatcher_cls:  # the simulator: the configured kernel is called directly

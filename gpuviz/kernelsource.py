@@ -24,7 +24,7 @@ def python_function(kernel):
             return f
     if isinstance(kernel, types.FunctionType):
         return kernel
-    raise TypeError(f"trace() needs a @cuda.jit kernel or a Python function, got {type(kernel).__name__}")
+    raise TypeError(f"not a kernel: expected a @cuda.jit kernel or a Python function, got {type(kernel).__name__}")
 
 
 def _names(code) -> set[str]:

@@ -96,7 +96,7 @@ def test_what_cannot_be_captured_is_reported_not_raised(k, tmp_path):
     compilecheck.record(k.tiled_copy, (np.ones(2), object(), 1), path=str(log))  # an untypeable argument
     results = compilecheck.check_log(log)
     assert [(r.ok, r.cc) for r in results] == [(False, None), (False, None)]
-    assert "recording failed: TypeError: not a kernel: object" in results[0].message
+    assert "recording failed: TypeError: not a kernel: expected a @cuda.jit kernel or a Python function, got object" in results[0].message
     assert "could not be captured" in results[1].message and "argument of type object" in results[1].message
 
 
