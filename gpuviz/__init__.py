@@ -26,8 +26,8 @@ _EXPORTS = {
 
 # Functions named like their module are imported now (both modules are light): importing the
 # submodule later would otherwise rebind the package attribute to the module.
-from gpuviz.check import check  # noqa: E402
-from gpuviz.trace import trace  # noqa: E402
+from gpuviz.check import check  # noqa: E402,F401
+from gpuviz.trace import trace  # noqa: E402,F401
 
 __all__ = sorted([*_EXPORTS, "check", "trace"])
 
