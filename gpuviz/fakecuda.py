@@ -50,6 +50,17 @@ def _name_at(depth=2) -> str:
     return name if name.isidentifier() else f"shared@{f.f_lineno}"
 
 
+def uninitialized(shape, dtype) -> np.ndarray:
+    """Shared memory as a GPU hands it over: not zeroed. NaN for floats and a garbage pattern for
+    integers, so a kernel that reads elements it never wrote gets visibly wrong results."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.full(shape, np.nan, dtype)
+    if dtype.kind in "iu":
+        return np.full(shape, 0x5A5A5A5A % (1 << (8 * dtype.itemsize - 1)), dtype)
+    return np.zeros(shape, dtype)
+
+
 class _Shared:
     def __init__(self, cuda):
         self._cuda = cuda
@@ -61,7 +72,7 @@ class _Shared:
         c.shared_calls[c.thread_lin] = k + 1
         arrays = c.block_shared
         if k == len(arrays):
-            arrays.append(c.memory.add(_name_at(), "shared", np.zeros(shape, np_dtype(dtype)), c.block_lin))
+            arrays.append(c.memory.add(_name_at(), "shared", uninitialized(shape, np_dtype(dtype)), c.block_lin))
         return arrays[k]
 
 

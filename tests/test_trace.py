@@ -242,3 +242,28 @@ def test_under_simulator():
         print("ok")
     """, sim=True, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+def test_shared_memory_starts_uninitialized_as_on_a_gpu():
+    """A reduction that forgets to zero-pad its shared tile reads garbage, as it would on a GPU."""
+    from numba import cuda, float32
+
+    def block_sum(x, out):
+        s = cuda.shared.array(8, float32)
+        i = cuda.grid(1)
+        t = cuda.threadIdx.x
+        if i < x.size:
+            s[t] = x[i]            # threads past the end leave their slot unwritten
+        cuda.syncthreads()
+        step = 4
+        while step > 0:
+            if t < step:
+                s[t] += s[t + step]
+            cuda.syncthreads()
+            step //= 2
+        if t == 0:
+            out[cuda.blockIdx.x] = s[0]
+
+    x, out = np.ones(5, np.float32), np.zeros(1, np.float32)
+    trace(block_sum, 1, 8, x, out)
+    assert np.isnan(out[0])
