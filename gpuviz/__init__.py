@@ -18,6 +18,7 @@ _EXPORTS = {
     "benchmark": ("timing", "benchmark"),
     "timing": ("timing", None),
     "reference": ("reference", None),
+    "data": ("data", None),
     "Problem": ("sanitizer", "Problem"),
     "CheckFailed": ("check", "CheckFailed"),
     "views": ("views", None),

@@ -238,10 +238,10 @@ def plot_bars(timings, title: str | None = None):
     ax.barh(y, med, xerr=err, color=colors, capsize=3)
     ax.set_yticks(y, [t.label + ("" if t.meaningful else " (sim)") for t in timings])
     ax.invert_yaxis()
-    ax.set(xlabel="time per call (s)", xscale="log", title=title or "")
+    xlabel = "time per call (s)"
     if not all(t.meaningful for t in timings):
-        ax.text(1, -0.12, "grey: simulator timings, not meaningful", transform=ax.transAxes, ha="right",
-                fontsize=8)
+        xlabel += "\ngrey: simulator timings, not meaningful"
+    ax.set(xlabel=xlabel, xscale="log", title=title or "")
     return fig
 
 

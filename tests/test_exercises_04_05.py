@@ -1,0 +1,347 @@
+"""Exercises of notebooks 04-05: stubs fail, solutions pass (the notebooks' and the package's ladder
+kernels alike), and every known wrong answer is rejected with the right diagnosis. Kernels run under
+gpuviz's tracer (no GPU, no simulator). The notebooks' solution kernels are held equal, line for line,
+to gpuviz/matmul_kernels.py, the one copy `gpuviz bench` times.
+"""
+import inspect
+import json
+import math
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from numba import cuda, float32, float64
+
+from gpuviz import matmul_kernels as mk
+from gpuviz.exercises import lesson04, lesson05
+
+ROOT = Path(__file__).resolve().parents[1]
+TILE = 16                               # the notebook's tile (the package uses 32)
+BM, BN, BK, TM = 32, 32, 8, 4           # the notebook's register-blocking sizes (the package: 64, 64, 8, 8)
+
+
+@cuda.jit
+def stub_kernel(A, B, C):
+    raise NotImplementedError()
+
+
+# ---------------- 04-coalesced
+@cuda.jit
+def coalesced_no_guard(A, B, C):
+    col, row = cuda.grid(2)
+    acc = float32(0.0)
+    for k in range(A.shape[1]):
+        acc += A[row, k] * B[k, col]
+    C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_wrong_k(A, B, C):
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = float32(0.0)
+        for k in range(1, A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+# ---------------- 05-tiled (TILE = 16)
+@cuda.jit
+def tiled_ok(A, B, C):
+    sA = cuda.shared.array((TILE, TILE), float32)
+    sB = cuda.shared.array((TILE, TILE), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    col, row = cuda.grid(2)
+    acc = float32(0.0)
+    for t in range((A.shape[1] + TILE - 1) // TILE):
+        k = t * TILE + tx
+        if row < A.shape[0] and k < A.shape[1]:
+            sA[ty, tx] = A[row, k]
+        else:
+            sA[ty, tx] = float32(0.0)
+        k = t * TILE + ty
+        if k < B.shape[0] and col < B.shape[1]:
+            sB[ty, tx] = B[k, col]
+        else:
+            sB[ty, tx] = float32(0.0)
+        cuda.syncthreads()
+        for kk in range(TILE):
+            acc += sA[ty, kk] * sB[kk, tx]
+        cuda.syncthreads()
+    if row < C.shape[0] and col < C.shape[1]:
+        C[row, col] = acc
+
+
+_VARIANTS = Path(tempfile.mkdtemp(prefix="gpuviz_05_variants_"))   # the tracer needs kernels' source files
+
+
+def _variant(src_edit, name):
+    """tiled_ok's source with one edit, compiled as a new kernel (keeps the bank short and exact)."""
+    src = inspect.getsource(tiled_ok.py_func).replace("def tiled_ok(", f"def {name}(")
+    new = src_edit(src)
+    assert new != src, name
+    path = _VARIANTS / f"{name}.py"
+    path.write_text("from numba import cuda, float32\nTILE = 16\n\n@cuda.jit\n" + new)
+    ns = {}
+    code = compile(path.read_text(), str(path), "exec")
+    exec(code, ns)
+    import linecache
+    linecache.checkcache(str(path))
+    return ns[name]
+
+
+tiled_no_load_barrier = _variant(lambda s: s.replace("        cuda.syncthreads()\n        for kk", "        for kk", 1),
+                                 "tiled_no_load_barrier")
+tiled_no_end_barrier = _variant(lambda s: s.replace("            acc += sA[ty, kk] * sB[kk, tx]\n        cuda.syncthreads()\n",
+                                                    "            acc += sA[ty, kk] * sB[kk, tx]\n"), "tiled_no_end_barrier")
+tiled_swapped_a = _variant(lambda s: s.replace("sA[ty, tx] = A[row, k]", "sA[tx, ty] = A[row, k]"), "tiled_swapped_a")
+tiled_swapped_sum = _variant(lambda s: s.replace("sA[ty, kk] * sB[kk, tx]", "sA[kk, ty] * sB[tx, kk]"),
+                             "tiled_swapped_sum")
+tiled_floor_tiles = _variant(lambda s: s.replace("range((A.shape[1] + TILE - 1) // TILE)", "range(A.shape[1] // TILE)"),
+                             "tiled_floor_tiles")
+tiled_unguarded_loads = _variant(lambda s: s.replace("if row < A.shape[0] and k < A.shape[1]:", "if True:")
+                                 .replace("if k < B.shape[0] and col < B.shape[1]:", "if True:"), "tiled_unguarded_loads")
+tiled_float64 = _variant(lambda s: s.replace("acc = float32(0.0)", "acc = 0."), "tiled_float64")
+
+
+@cuda.jit
+def tiled_early_exit(A, B, C):          # the guard wraps the barriers: threads past the edge skip them
+    sA = cuda.shared.array((TILE, TILE), float32)
+    sB = cuda.shared.array((TILE, TILE), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = float32(0.0)
+        for t in range((A.shape[1] + TILE - 1) // TILE):
+            k = t * TILE + tx
+            sA[ty, tx] = A[row, k] if k < A.shape[1] else float32(0.0)
+            k = t * TILE + ty
+            sB[ty, tx] = B[k, col] if k < B.shape[0] else float32(0.0)
+            cuda.syncthreads()
+            for kk in range(TILE):
+                acc += sA[ty, kk] * sB[kk, tx]
+            cuda.syncthreads()
+        C[row, col] = acc
+
+
+# ---------------- 05-regblock (BM, BN, BK, TM = 32, 32, 8, 4)
+@cuda.jit
+def regblock_ok(A, B, C):
+    sA = cuda.shared.array((BM, BK), float32)
+    sB = cuda.shared.array((BK, BN), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    t = ty * BN + tx
+    acc = cuda.local.array(TM, float32)
+    for i in range(TM):
+        acc[i] = float32(0.0)
+    for k0 in range(0, A.shape[1], BK):
+        r, c = row0 + t // BK, k0 + t % BK
+        if r < A.shape[0] and c < A.shape[1]:
+            sA[t // BK, t % BK] = A[r, c]
+        else:
+            sA[t // BK, t % BK] = float32(0.0)
+        r, c = k0 + t // BN, col0 + t % BN
+        if r < B.shape[0] and c < B.shape[1]:
+            sB[t // BN, t % BN] = B[r, c]
+        else:
+            sB[t // BN, t % BN] = float32(0.0)
+        cuda.syncthreads()
+        for k in range(BK):
+            b = sB[k, tx]
+            for i in range(TM):
+                acc[i] += sA[ty * TM + i, k] * b
+        cuda.syncthreads()
+    col = col0 + tx
+    for i in range(TM):
+        row = row0 + ty * TM + i
+        if row < C.shape[0] and col < C.shape[1]:
+            C[row, col] = acc[i]
+
+
+@cuda.jit
+def regblock_one_row(A, B, C):          # writes only acc[0]: TM - 1 of every TM rows missing
+    sA = cuda.shared.array((BM, BK), float32)
+    sB = cuda.shared.array((BK, BN), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    t = ty * BN + tx
+    acc = cuda.local.array(TM, float32)
+    for i in range(TM):
+        acc[i] = float32(0.0)
+    for k0 in range(0, A.shape[1], BK):
+        r, c = row0 + t // BK, k0 + t % BK
+        sA[t // BK, t % BK] = A[r, c] if r < A.shape[0] and c < A.shape[1] else float32(0.0)
+        r, c = k0 + t // BN, col0 + t % BN
+        sB[t // BN, t % BN] = B[r, c] if r < B.shape[0] and c < B.shape[1] else float32(0.0)
+        cuda.syncthreads()
+        for k in range(BK):
+            b = sB[k, tx]
+            for i in range(TM):
+                acc[i] += sA[ty * TM + i, k] * b
+        cuda.syncthreads()
+    row, col = row0 + ty * TM, col0 + tx
+    if row < C.shape[0] and col < C.shape[1]:
+        C[row, col] = acc[0]
+
+
+@cuda.jit
+def regblock_no_barrier(A, B, C):
+    sA = cuda.shared.array((BM, BK), float32)
+    sB = cuda.shared.array((BK, BN), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    t = ty * BN + tx
+    acc = cuda.local.array(TM, float32)
+    for i in range(TM):
+        acc[i] = float32(0.0)
+    for k0 in range(0, A.shape[1], BK):
+        r, c = row0 + t // BK, k0 + t % BK
+        sA[t // BK, t % BK] = A[r, c] if r < A.shape[0] and c < A.shape[1] else float32(0.0)
+        r, c = k0 + t // BN, col0 + t % BN
+        sB[t // BN, t % BN] = B[r, c] if r < B.shape[0] and c < B.shape[1] else float32(0.0)
+        cuda.syncthreads()
+        for k in range(BK):
+            b = sB[k, tx]
+            for i in range(TM):
+                acc[i] += sA[ty * TM + i, k] * b
+    col = col0 + tx
+    for i in range(TM):
+        row = row0 + ty * TM + i
+        if row < C.shape[0] and col < C.shape[1]:
+            C[row, col] = acc[i]
+
+
+@cuda.jit
+def regblock_float64(A, B, C):
+    sA = cuda.shared.array((BM, BK), float32)
+    sB = cuda.shared.array((BK, BN), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    t = ty * BN + tx
+    acc = cuda.local.array(TM, float64)
+    for i in range(TM):
+        acc[i] = 0.
+    for k0 in range(0, A.shape[1], BK):
+        r, c = row0 + t // BK, k0 + t % BK
+        sA[t // BK, t % BK] = A[r, c] if r < A.shape[0] and c < A.shape[1] else float32(0.0)
+        r, c = k0 + t // BN, col0 + t % BN
+        sB[t // BN, t % BN] = B[r, c] if r < B.shape[0] and c < B.shape[1] else float32(0.0)
+        cuda.syncthreads()
+        for k in range(BK):
+            b = sB[k, tx]
+            for i in range(TM):
+                acc[i] += sA[ty * TM + i, k] * b
+        cuda.syncthreads()
+    col = col0 + tx
+    for i in range(TM):
+        row = row0 + ty * TM + i
+        if row < C.shape[0] and col < C.shape[1]:
+            C[row, col] = acc[i]
+
+
+KW = {"05-tiled": {"tile": TILE}, "05-regblock": {"bm": BM, "bn": BN, "bk": BK, "tm": TM}}
+
+
+def check(ex_id, obj, **kw):
+    for mod in (lesson04, lesson05):
+        if ex_id in mod.CHECKS:
+            return mod.CHECKS[ex_id][1](obj, **(KW.get(ex_id, {}) | kw))
+    raise KeyError(ex_id)
+
+
+def _intensity(n):
+    return 2 * n**3 / (4 * (2 * n**3 + n**2))
+
+
+# exercise id -> (stub, solution, [(wrong answer, words the diagnosis must contain)])
+CASES = {
+    "04-coalesced": (stub_kernel, mk.matmul_coalesced, [
+        (mk.naive_rows, "uncoalesced"), (mk.naive_traps, "uncoalesced"), (mk.naive_float64, "float64 accumulation"),
+        (coalesced_no_guard, "Guard"), (coalesced_wrong_k, "values of C are wrong")]),
+    "04-intensity": (lambda n: (_ for _ in ()).throw(NotImplementedError()), _intensity, [
+        (lambda n: n / 6, "compulsory"), (lambda n: 2 * n**3 / (8 * n**3), "write of C"),
+        (lambda n: 2 * n**3 / (8 * (2 * n**3 + n**2)), "8-byte"), (lambda n: n**3 / (4 * (2 * n**3 + n**2)), "two FLOPs"),
+        (lambda n: 4 * (2 * n**3 + n**2) / (2 * n**3), "upside down")]),
+    "04-attainable": (lambda i, p, b: (_ for _ in ()).throw(NotImplementedError()), lambda i, p, b: min(p, i * b), [
+        (lambda i, p, b: max(p, i * b), "max instead of min"), (lambda i, p, b: i * b, "memory slope alone"),
+        (lambda i, p, b: p, "compute peak alone"), (lambda i, p, b: min(p, b / i), "bandwidth / intensity"),
+        (lambda i, p, b: min(p, i * b / 1e3), "units")]),
+    "05-tiled": (stub_kernel, tiled_ok, [
+        (tiled_no_load_barrier, "missing barrier"), (tiled_no_end_barrier, "missing barrier"),
+        (tiled_swapped_a, "swapped tile indices"), (tiled_swapped_sum, "swapped tile indices"),
+        (tiled_floor_tiles, "Round the number of tiles up"), (tiled_unguarded_loads, "guard each load"),
+        (tiled_early_exit, "barrier that not every thread reaches"), (tiled_float64, "float64 accumulation"),
+        (mk.matmul_coalesced, "no shared memory")]),
+    "05-regblock": (stub_kernel, regblock_ok, [
+        (regblock_one_row, "never written"), (regblock_no_barrier, "missing barrier"),
+        (regblock_float64, "float64"), (tiled_ok, "past the end of a shared tile")]),
+    "05-bank-ways": (lambda s: (_ for _ in ()).throw(NotImplementedError()), lambda s: 1 if s == 0 else math.gcd(s, 32), [
+        (lambda s: max(1, min(s, 32)), "greatest common divisor"),
+        (lambda s: 1 if s == 0 else 32 // math.gcd(s, 32), "DIFFERENT banks"),
+        (lambda s: math.gcd(s, 32), "broadcast")]),
+}
+
+
+@pytest.mark.parametrize("ex_id", CASES)
+def test_stub_fails(ex_id):
+    from gpuviz.check import check as gv_check
+
+    res = gv_check(ex_id, CASES[ex_id][0], strict=False, **KW.get(ex_id, {}))
+    assert not res.passed and "not done yet" in res.message
+
+
+@pytest.mark.parametrize("ex_id", CASES)
+def test_solution_passes(ex_id):
+    ok, msg = check(ex_id, CASES[ex_id][1])
+    assert ok, msg
+
+
+WRONG = [(ex_id, i) for ex_id, case in CASES.items() for i in range(len(case[2]))]
+
+
+@pytest.mark.parametrize("ex_id,i", WRONG, ids=[f"{e}-{getattr(c[2][i][0], '__name__', i)}-{i}"
+                                                  for e, c in CASES.items() for i in range(len(c[2]))])
+def test_wrong_answer_is_diagnosed(ex_id, i):
+    wrong, words = CASES[ex_id][2][i]
+    ok, msg = check(ex_id, wrong)
+    assert not ok
+    assert words in msg, msg
+
+
+def test_every_exercise_has_a_bank():
+    assert set(lesson04.CHECKS) | set(lesson05.CHECKS) == set(CASES)
+
+
+@pytest.mark.parametrize("ex_id,kernel,kw", [
+    ("04-coalesced", mk.matmul_coalesced, {}),
+    ("05-tiled", mk.matmul_tiled, {"tile": mk.TILE}),
+    ("05-regblock", mk.matmul_regblock1d, {"bm": mk.BM, "bn": mk.BN, "bk": mk.BK, "tm": mk.TM}),
+])
+def test_package_kernels_pass_the_exercises(ex_id, kernel, kw):
+    """The ladder's kernels, with the package's tile sizes, meet the same checks as the learner's."""
+    ok, msg = check(ex_id, kernel, **kw)
+    assert ok, msg
+
+
+def _body(src: str) -> list[str]:
+    lines = [ln.rstrip() for ln in src.splitlines()]
+    lines = [ln for ln in lines if ln.strip() and not ln.strip().startswith(("@", "### "))]
+    return [re.sub(r"\s+#.*$", "", ln) for ln in lines]
+
+
+SOLUTIONS = {"04-coalesced": ("04_matmul_naive.ipynb", mk.matmul_coalesced),
+             "05-tiled": ("05_matmul_tiled.ipynb", mk.matmul_tiled),
+             "05-regblock": ("05_matmul_tiled.ipynb", mk.matmul_regblock1d)}
+
+
+@pytest.mark.parametrize("ex_id", SOLUTIONS)
+def test_notebook_solution_is_the_package_kernel(ex_id):
+    """One kernel, two places: the notebook's solution equals gpuviz/matmul_kernels.py, comments aside."""
+    name, kernel = SOLUTIONS[ex_id]
+    nb = json.loads((ROOT / "course" / "solutions" / name).read_text())
+    cells = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == f"{ex_id}-solution"]
+    assert len(cells) == 1
+    src = "".join(cells[0]["source"])
+    assert _body(src) == _body(inspect.getsource(kernel.py_func))

@@ -1,0 +1,398 @@
+"""Exercises of notebooks 06 and 07: for each, the stub fails, the solution passes, and every known
+wrong answer is rejected with the right diagnosis. Kernels run under gpuviz's tracer (no GPU, no
+simulator); the PyTorch exercises run on the CPU."""
+import contextlib
+import statistics
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from numba import cuda, float32
+
+from gpuviz.check import check as gv_check
+from gpuviz.exercises import lesson06, lesson07
+
+
+# ---------------------------------------------------------------- 06-relu-backward
+@cuda.jit
+def stub3(a, b, c):
+    raise NotImplementedError()
+
+
+@cuda.jit
+def relu_bwd_ok(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = dH[row, col] if Z[row, col] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_multiply(dH, Z, dZ):          # also right: dH * (Z > 0)
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = dH[row, col] * float32(Z[row, col] > float32(0.0))
+
+
+@cuda.jit
+def relu_bwd_no_mask(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = dH[row, col]
+
+
+@cuda.jit
+def relu_bwd_mask_on_dh(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = dH[row, col] if dH[row, col] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_derivative_only(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = float32(1.0) if Z[row, col] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_forward(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = max(Z[row, col], float32(0.0))
+
+
+@cuda.jit
+def relu_bwd_inverted(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            dZ[row, col] = dH[row, col] if Z[row, col] <= float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_no_stride(dH, Z, dZ):
+    col, row = cuda.grid(2)
+    if row < Z.shape[0] and col < Z.shape[1]:
+        dZ[row, col] = dH[row, col] if Z[row, col] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_shapes_swapped(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[1], sr):
+        for col in range(c0, Z.shape[0], sc):
+            dZ[row, col] = dH[row, col] if Z[row, col] > float32(0.0) else float32(0.0)
+
+
+@cuda.jit
+def relu_bwd_in_place(dH, Z, dZ):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, Z.shape[0], sr):
+        for col in range(c0, Z.shape[1], sc):
+            if Z[row, col] <= float32(0.0):
+                dH[row, col] = float32(0.0)
+
+
+# ---------------------------------------------------------------- 06-xent-grad
+@cuda.jit
+def xent_ok(probs, labels, dlogits):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    n = probs.shape[0]
+    for row in range(r0, n, sr):
+        for col in range(c0, probs.shape[1], sc):
+            target = float32(1.0) if col == labels[row] else float32(0.0)
+            dlogits[row, col] = (probs[row, col] - target) / float32(n)
+
+
+def xent_variant(body):
+    """A wrong xent kernel; `body(p, t, n, k)` is the value written, `t` the one-hot target."""
+    @cuda.jit
+    def kernel(probs, labels, dlogits):
+        c0, r0 = cuda.grid(2)
+        sc, sr = cuda.gridsize(2)
+        n = probs.shape[0]
+        k = probs.shape[1]
+        for row in range(r0, n, sr):
+            for col in range(c0, k, sc):
+                t = float32(1.0) if col == labels[row] else float32(0.0)
+                dlogits[row, col] = body(probs[row, col], t, float32(n), float32(k))
+    return kernel
+
+
+xent_no_mean = xent_variant(lambda p, t, n, k: p - t)
+xent_sign = xent_variant(lambda p, t, n, k: (t - p) / n)
+xent_no_onehot = xent_variant(lambda p, t, n, k: p / n)
+xent_by_classes = xent_variant(lambda p, t, n, k: (p - t) / k)
+xent_minus_one_everywhere = xent_variant(lambda p, t, n, k: (p - float32(1.0)) / n)
+xent_extra_factor = xent_variant(lambda p, t, n, k: (p - t) / n * p * (float32(1.0) - p))
+
+
+@cuda.jit
+def xent_no_stride(probs, labels, dlogits):
+    col, row = cuda.grid(2)
+    n = probs.shape[0]
+    if row < n and col < probs.shape[1]:
+        target = float32(1.0) if col == labels[row] else float32(0.0)
+        dlogits[row, col] = (probs[row, col] - target) / float32(n)
+
+
+@cuda.jit
+def xent_in_place(probs, labels, dlogits):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    n = probs.shape[0]
+    for row in range(r0, n, sr):
+        for col in range(c0, probs.shape[1], sc):
+            target = float32(1.0) if col == labels[row] else float32(0.0)
+            probs[row, col] = (probs[row, col] - target) / float32(n)
+            dlogits[row, col] = probs[row, col]
+
+
+# ---------------------------------------------------------------- 06-sgd
+@cuda.jit
+def sgd_ok(w, g, lr):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        w[i] -= lr * g[i]
+
+
+def sgd_variant(body):
+    @cuda.jit
+    def kernel(w, g, lr):
+        for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+            w[i] = body(w[i], g[i], lr)
+    return kernel
+
+
+sgd_ascent = sgd_variant(lambda w, g, lr: w + lr * g)
+sgd_no_lr = sgd_variant(lambda w, g, lr: w - g)
+sgd_replace = sgd_variant(lambda w, g, lr: -lr * g)
+sgd_divide = sgd_variant(lambda w, g, lr: w - g / lr)
+sgd_scaled = sgd_variant(lambda w, g, lr: w - lr * g * w)
+
+
+@cuda.jit
+def sgd_no_stride(w, g, lr):
+    i = cuda.grid(1)
+    if i < w.size:
+        w[i] -= lr * g[i]
+
+
+@cuda.jit
+def sgd_no_guard(w, g, lr):
+    i = cuda.grid(1)
+    w[i] -= lr * g[i]
+
+
+@cuda.jit
+def sgd_off_by_one(w, g, lr):
+    for i in range(cuda.grid(1), w.size + 1, cuda.gridsize(1)):
+        w[i] -= lr * g[i]
+
+
+@cuda.jit
+def sgd_into_g(w, g, lr):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        g[i] = w[i] - lr * g[i]
+
+
+def check(ex_id, obj):
+    """Through gv.check, as a learner's notebook calls it (not strict: a failure returns)."""
+    assert ex_id in lesson06.CHECKS or ex_id in lesson07.CHECKS
+    r = gv_check(ex_id, obj, strict=False)
+    return r.passed, r.message
+
+
+# exercise id -> (stub, [solutions], [(wrong answer, words the diagnosis must contain)])
+CASES = {
+    "06-relu-backward": (stub3, [relu_bwd_ok, relu_bwd_multiply], [
+        (relu_bwd_no_mask, "also where Z <= 0"), (relu_bwd_mask_on_dh, "not from the incoming gradient"),
+        (relu_bwd_derivative_only, "chain rule"), (relu_bwd_forward, "forward output"),
+        (relu_bwd_inverted, "wrong way round"), (relu_bwd_no_stride, "grid stride"),
+        (relu_bwd_shapes_swapped, "shape[0]"), (relu_bwd_in_place, "changed dH")]),
+    "06-xent-grad": (stub3, [xent_ok], [
+        (xent_no_mean, "MEAN over the batch"), (xent_sign, "sign is flipped"), (xent_no_onehot, "-1 at the true"),
+        (xent_by_classes, "number of classes"), (xent_minus_one_everywhere, "every column"),
+        (xent_extra_factor, "extra factor"), (xent_no_stride, "grid stride"), (xent_in_place, "changed probs")]),
+    "06-sgd": (stub3, [sgd_ok], [
+        (sgd_ascent, "uphill"), (sgd_no_lr, "learning rate is missing"), (sgd_replace, "replaces the weight"),
+        (sgd_divide, "divided by the learning rate"), (sgd_scaled, "not lr * g[i] * w[i]"),
+        (sgd_no_stride, "never updated"), (sgd_no_guard, "grid stride"), (sgd_off_by_one, "Stop the loop at w.size"), (sgd_into_g, "went into g")]),
+}
+
+
+# ---------------------------------------------------------------- 07-timing
+def time_ok(fn, sync, repeats=10):
+    fn()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / repeats
+
+
+def time_ok_each(fn, sync, repeats=10):       # also right: sync every call, median
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_stub(fn, sync, repeats=10):
+    raise NotImplementedError()
+
+
+def time_no_sync(fn, sync, repeats=10):
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def time_no_warmup(fn, sync, repeats=10):
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / repeats
+
+
+def time_warmup_unsynced(fn, sync, repeats=10):
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / repeats
+
+
+def time_total(fn, sync, repeats=10):
+    fn()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync()
+    return time.perf_counter() - t0
+
+
+def time_ms(fn, sync, repeats=10):
+    return 1e3 * time_ok(fn, sync, repeats)
+
+
+def time_fixed_repeats(fn, sync, repeats=10):
+    return time_ok(fn, sync, 3)
+
+
+def time_returns_nothing(fn, sync, repeats=10):
+    time_ok(fn, sync, repeats)
+
+
+# ---------------------------------------------------------------- 07-amp-step
+def amp_stub(model, optimizer, scaler, x, y, dtype):
+    raise NotImplementedError()
+
+
+def amp_variant(autocast=True, dtype_override=None, scale=True, via_scaler=True, update=True, zero="start",
+                update_first=False, ret=True):
+    def step(model, optimizer, scaler, x, y, dtype):
+        if zero == "start":
+            optimizer.zero_grad()
+        ctx = torch.autocast(device_type=x.device.type, dtype=dtype_override or dtype) if autocast \
+            else contextlib.nullcontext()
+        with ctx:
+            loss = F.cross_entropy(model(x), y)
+        (scaler.scale(loss) if scale else loss).backward()
+        if zero == "late":
+            optimizer.zero_grad()
+        if update_first:
+            scaler.update()
+        if via_scaler:
+            scaler.step(optimizer)
+        else:
+            optimizer.step()
+        if update and not update_first:
+            scaler.update()
+        return loss.detach() if ret else None
+    return step
+
+
+amp_ok = amp_variant()
+amp_no_autocast = amp_variant(autocast=False)
+amp_fp16 = amp_variant(dtype_override=torch.float16)
+amp_unscaled = amp_variant(scale=False)
+amp_optimizer_step = amp_variant(via_scaler=False)
+amp_no_update = amp_variant(update=False)
+amp_no_zero = amp_variant(zero=None)
+amp_zero_late = amp_variant(zero="late")
+amp_update_first = amp_variant(update_first=True)
+amp_no_return = amp_variant(ret=False)
+
+
+def amp_item(model, optimizer, scaler, x, y, dtype):      # also right: returns a float
+    return float(amp_ok(model, optimizer, scaler, x, y, dtype).item())
+
+
+CASES.update({
+    "07-timing": (time_stub, [time_ok, time_ok_each], [
+        (time_no_sync, "no sync() after the last call"), (time_no_warmup, "no warm-up"),
+        (time_warmup_unsynced, "still queued"), (time_total, "divide by repeats"), (time_ms, "milliseconds"),
+        (time_fixed_repeats, "`repeats` times"), (time_returns_nothing, "returned None")]),
+    "07-amp-step": (amp_stub, [amp_ok, amp_item], [
+        (amp_no_autocast, "without autocast"), (amp_fp16, "pass dtype=dtype"), (amp_unscaled, "unscaled loss"),
+        (amp_optimizer_step, "SCALED gradients"), (amp_no_update, "scaler.update() is missing"),
+        (amp_no_zero, "never reset"), (amp_zero_late, "after the backward pass"),
+        (amp_update_first, "before scaler.step"), (amp_no_return, "returned None")]),
+    "07-hidden-syncs": (None, [{"B", "C", "F", "G", "H"}, "BCFGH", ["b", "c", "f", "g", "h"]], [
+        ({"B", "C", "F", "G"}, "H (`if (y > 0).any()"), ({"B", "C", "F", "G", "H", "E"}, "E (`xb = x_pinned"),
+        ({"B", "F", "G", "H"}, "printing a GPU tensor"), ({"B", "C", "F", "G", "H", "I"}, "stays a GPU tensor"),
+        ({"B", "C", "F", "G", "H", "Z"}, "no such line"), (42, "set of letters"),
+        ({"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"}, "5 of 10 lines")]),
+})
+
+
+@pytest.mark.parametrize("ex_id", CASES)
+def test_stub_fails(ex_id):
+    ok, msg = check(ex_id, CASES[ex_id][0])
+    assert not ok and msg
+
+
+@pytest.mark.parametrize("ex_id,i", [(e, i) for e, c in CASES.items() for i in range(len(c[1]))])
+def test_solution_passes(ex_id, i):
+    ok, msg = check(ex_id, CASES[ex_id][1][i])
+    assert ok, msg
+
+
+WRONG = [(ex_id, i) for ex_id, case in CASES.items() for i in range(len(case[2]))]
+
+
+@pytest.mark.parametrize("ex_id,i", WRONG, ids=[f"{e}-{i}" for e, i in WRONG])
+def test_wrong_answer_is_diagnosed(ex_id, i):
+    wrong, words = CASES[ex_id][2][i]
+    ok, msg = check(ex_id, wrong)
+    assert not ok
+    assert words in msg, msg
