@@ -10,11 +10,13 @@ from gpuviz.exercises import lesson00
 NOTEBOOK_EXERCISES = exercises()
 
 
-@pytest.mark.parametrize("ex_id,nb,solution,stub,preamble,name", NOTEBOOK_EXERCISES,
+@pytest.mark.parametrize("ex_id,nb,solution,stub,preamble,name,kwargs", NOTEBOOK_EXERCISES,
                          ids=[e[0] for e in NOTEBOOK_EXERCISES])
-def test_notebook_solution_passes_and_stub_fails(ex_id, nb, solution, stub, preamble, name):
-    assert check(ex_id, answer(preamble, solution, name)).passed
-    r = check(ex_id, answer(preamble, stub, name))
+def test_notebook_solution_passes_and_stub_fails(ex_id, nb, solution, stub, preamble, name, kwargs):
+    obj, kw = answer(preamble, solution, name, kwargs)
+    assert check(ex_id, obj, **kw).passed
+    obj, kw = answer(preamble, stub, name, kwargs)
+    r = check(ex_id, obj, **kw)
     assert not r.passed and r.points == 0 and r.message
 
 
