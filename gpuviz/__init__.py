@@ -19,6 +19,8 @@ _EXPORTS = {
     "timing": ("timing", None),
     "reference": ("reference", None),
     "data": ("data", None),
+    "memory": ("memory", None),
+    "training": ("training", None),
     "Problem": ("sanitizer", "Problem"),
     "CheckFailed": ("check", "CheckFailed"),
     "views": ("views", None),
