@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import io
 import weakref
 from dataclasses import asdict, dataclass, field
 
@@ -525,17 +524,9 @@ def plot_estimate(est: Estimate, measured_peak: int | None = None, title: str | 
     return fig
 
 
-def _png(fig):
-    from IPython.display import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return Image(data=buf.getvalue(), format="png")
-
-
 class MemoryView:
     """A live memory timeline: an ipywidgets Output redrawn every `every` steps while a Tracker
-    records. Uses only Output.outputs and append_display_data (ipywidgets 7.7.1 and 8).
+    records through `gpuviz.widgets.show` (ipywidgets 7.7.1 and 8).
     `.figure()` is the static fallback; display the view (last value of a cell) to see it."""
 
     def __init__(self, tracker: Tracker, every: int = 10):
@@ -556,8 +547,9 @@ class MemoryView:
         return self.tracker.figure()
 
     def redraw(self) -> None:
-        self.out.outputs = ()            # a plain trait in ipywidgets 7.7.1 and 8: works with or without a kernel
-        self.out.append_display_data(_png(self.figure()))
+        from gpuviz.widgets import show
+
+        show(self.out, self.figure(), dpi=80)
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -2,10 +2,14 @@
 
 Each function returns a VBox whose `.figure` is the current matplotlib Figure (the static fallback),
 or, with static=True, just that Figure. Only APIs common to ipywidgets 7.7.1 (Colab) and 8 are used:
-the figure goes into an Output with clear_output(wait=True) and append_display_data.
+the figure goes into an Output as a PNG with `show(out, fig)`, which replaces the Output's content in
+one update. (Not clear_output(wait=True) + append_display_data: the clear is only a message to the
+page, the kernel's copy of the outputs keeps growing, and JupyterLab then shows every old picture
+above the new one; the real-browser test tests/test_browser.py catches this.)
 """
 from __future__ import annotations
 
+import base64
 import io
 import math
 
@@ -14,12 +18,17 @@ import numpy as np
 from . import views
 
 
-def _png(fig):
-    from IPython.display import Image
+def show(out, fig, dpi=90):
+    """Make the ipywidgets Output `out` show `fig` (a matplotlib Figure) as a PNG, replacing what it showed.
 
+    One assignment to `out.outputs`, so the page redraws once, in JupyterLab 4 and on Colab alike.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return Image(data=buf.getvalue(), format="png")
+    fig.savefig(buf, format="png", dpi=dpi)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    w, h = fig.get_size_inches()
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": png, "text/plain": f"<Figure size {w * dpi:.0f}x{h * dpi:.0f}>"}},)
 
 
 def _interactive(controls: dict, draw, static: bool):
@@ -33,8 +42,7 @@ def _interactive(controls: dict, draw, static: bool):
 
     def redraw(change=None):
         box.figure = draw(**{k: c.value for k, c in controls.items()})
-        out.clear_output(wait=True)
-        out.append_display_data(_png(box.figure))
+        show(out, box.figure)
 
     for c in controls.values():
         c.observe(redraw, names="value")
