@@ -157,15 +157,15 @@ def matmul_regblock2d(A, B, C):
         for j in range(TN2):
             acc[i, j] = float32(0.0)
     for k0 in range(0, K, BK2):
-        for l in range(LOADS_A2):
-            e = t + l * NT2
+        for ld in range(LOADS_A2):
+            e = t + ld * NT2
             m, k = e // BK2, e % BK2                      # 8 neighbouring threads read 8 neighbouring k
             if row0 + m < M and k0 + k < K:
                 sA[k, m] = A[row0 + m, k0 + k]
             else:
                 sA[k, m] = float32(0.0)
-        for l in range(LOADS_B2):
-            e = t + l * NT2
+        for ld in range(LOADS_B2):
+            e = t + ld * NT2
             k, n = e // BN2, e % BN2                      # 32 neighbouring threads read 32 neighbouring n
             if k0 + k < K and col0 + n < N:
                 sB[k, n] = B[k0 + k, col0 + n]

@@ -52,7 +52,7 @@ def test_readme_table_rendering():
     assert ("| 00 | [Why GPUs?](notebooks/00_why_gpus.ipynb) | 30 min | 3 (6) | [![Open In Colab]"
             "(https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/"
             "someone/course-fork/blob/main/notebooks/00_why_gpus.ipynb) |") == rows[2]
-    assert rows[-1].endswith("| in preparation |")
+    assert rows[-1].startswith("| 12 | [Beyond one GPU](notebooks/12_beyond_one_gpu.ipynb) |")
     doc = M.with_table("a\n<!-- notebooks:start -->\nold\n<!-- notebooks:end -->\nb", "T")
     assert doc == "a\n<!-- notebooks:start -->\nT\n<!-- notebooks:end -->\nb"
 
