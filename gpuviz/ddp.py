@@ -85,21 +85,32 @@ class LaunchFailed(RuntimeError):
 
 
 def launch(worker, world_size: int = 2, args: tuple = (), *, backend: str | None = None,
-           threads: int | None = 1) -> list:
+           threads: int | None = 1, timeout: float | None = 600) -> list:
     """Run `worker(rank, world_size, *args)` in `world_size` new processes joined in one process
     group; return their results, by rank. `threads`: torch threads per process (1 keeps two CPU
-    processes from fighting over 2 cores; None leaves torch's default)."""
+    processes from fighting over 2 cores; None leaves torch's default). Workers still running after
+    `timeout` seconds (a loop that never ends), or when the caller is interrupted, are terminated."""
     import torch.multiprocessing as mp
 
     backend = backend or default_backend(world_size)
     with tempfile.TemporaryDirectory(prefix="gpuviz-ddp-") as outdir:
+        ctx = mp.start_processes(_entry, args=(worker, world_size, backend, outdir, args, threads),
+                                 nprocs=world_size, join=False, start_method="spawn")
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            mp.start_processes(_entry, args=(worker, world_size, backend, outdir, args, threads),
-                               nprocs=world_size, join=True, start_method="spawn")
+            while not ctx.join(timeout=0.5):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise LaunchFailed(f"the {world_size} worker processes did not finish within {timeout:g} s "
+                                       "(a loop that never ends, or a rank waiting for another): stopped them")
         except mp.ProcessRaisedException as e:
             raise LaunchFailed(f"a worker process failed:\n{e}") from None
         except mp.ProcessExitedException as e:
             raise LaunchFailed(f"a worker process died: {e}") from None
+        finally:
+            for proc in ctx.processes:         # on a timeout or Ctrl-C: leave no process behind
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join(5)
         out = []
         for rank in range(world_size):
             with open(Path(outdir) / f"{rank}.pkl", "rb") as f:

@@ -40,6 +40,26 @@ def test_a_failing_worker_is_reported():
         ddp.launch(ddp.ddp_vs_single, 2, (np.zeros((4, 5), np.float32), np.zeros(4, np.int64)), backend="gloo")
 
 
+def forever(rank, world_size):
+    while True:
+        pass
+
+
+def test_a_worker_that_never_ends_is_stopped():
+    import time
+
+    import psutil
+
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
+    t = time.monotonic()
+    with pytest.raises(ddp.LaunchFailed, match="did not finish within 8 s"):
+        ddp.launch(forever, 2, backend="gloo", timeout=8)
+    assert time.monotonic() - t < 30
+    left = [c for c in psutil.Process().children(recursive=True) if c.pid not in before and c.is_running()
+            and c.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"worker processes left running: {left}"
+
+
 def test_fit_and_figures_without_processes():
     n = np.array([16, 1024, 2**20, 2**22], float)
     lat, bw = ddp.fit_latency_bandwidth(n, 1e-4 + n / 1e9)

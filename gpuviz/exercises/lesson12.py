@@ -11,6 +11,7 @@ import numpy as np
 from gpuviz.check import FunctionExercise
 
 SEED = 12
+TIMEOUT_S = 90          # the 2-process check of average_gradients, start-up included
 
 
 # ---------------------------------------------------------------- 12-ring-bytes
@@ -132,7 +133,7 @@ def check_average_many(fns, world_size: int = 2) -> list[tuple[bool, str]]:
     x, y = _inputs()
     cands = [_source(fn) for fn in fns]
     try:
-        ranks = launch(try_average, world_size, (cands, x, y), backend="gloo")
+        ranks = launch(try_average, world_size, (cands, x, y), backend="gloo", timeout=TIMEOUT_S)
     except LaunchFailed as e:
         msg = str(e).strip().splitlines()
         return [(False, "the 2-process run failed: " + (msg[-1] if msg else "no message"))] * len(fns)
