@@ -64,6 +64,10 @@ def _entry(rank, worker, world_size, backend, outdir, args, threads):
         torch.set_num_threads(threads)
     if backend == "nccl":
         torch.cuda.set_device(rank)
+    elif sys.platform.startswith("linux"):
+        # all processes are on this machine: talk over loopback, which exists even in a container
+        # without a network, where the hostname may resolve to no usable interface
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     # rendezvous through a file in a fresh directory: no port to pick, so no race for one
     dist.init_process_group(backend, init_method=f"file://{Path(outdir) / 'rendezvous'}", rank=rank,
                             world_size=world_size, timeout=datetime.timedelta(seconds=TIMEOUT_S))
