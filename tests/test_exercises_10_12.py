@@ -229,6 +229,17 @@ def test_average_grads_bank():
             assert not ok and message.startswith(diagnosis), f"{fn.__name__}: {message}"
 
 
+def avg_never_returns(model):
+    while True:
+        pass
+
+
+def test_average_grads_that_never_returns_is_stopped(monkeypatch):
+    monkeypatch.setattr(lesson12, "TIMEOUT_S", 10)
+    [(ok, message)] = lesson12.check_average_many([avg_never_returns])
+    assert not ok and "did not finish within 10 s" in message, message
+
+
 def test_average_grads_stub_and_wrong_type():
     r = verdict("12-average-grads", avg_stub)
     assert not r and r.message == NOT_DONE
