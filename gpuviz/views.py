@@ -263,9 +263,13 @@ def coalescing_view(source, array=None, *, block=0, warp=0, k=0, itemsize=4) -> 
     ax.scatter(lanes, np.ones(len(lanes)), s=30, color="#4e79a7", zorder=3)
     ax.set_yticks([1, -0.15], ["lanes", "memory\n(32-byte sectors)"])
     ax.set_xticks(np.arange(0, 32, 4), [f"lane {i}" for i in range(0, 32, 4)], fontsize=8)
-    ax.set_xlabel(f"bytes {lo * SECTOR} to {hi * SECTOR} of the array (sectors drawn to scale"
+    ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)   # lanes on top
+    every = max(1, math.ceil(len(show) / 16))
+    for s in list(show)[::every]:                       # byte offsets under the sectors
+        ax.text(pos(s * SECTOR), -0.47, f"{s * SECTOR}", ha="left", va="top", fontsize=7, color="0.3")
+    ax.set_xlabel(f"byte offset in the array: bytes {lo * SECTOR} to {hi * SECTOR} (sectors drawn to scale"
                   f"{'' if span <= 64 else ', untouched ones left out'})")
-    ax.set_ylim(-0.7, 1.4)
+    ax.set_ylim(-0.75, 1.4)
     eff = ideal / len(sectors)
     ax.set_title(f"{label}\n{len(lanes)} lanes touch {len(sectors)} sector(s); {ideal} would do: "
                  f"coalescing efficiency {eff:.0%}", fontsize=10)
