@@ -45,6 +45,26 @@ def test_registry_agrees_with_manifest():
     assert {ex: points for ex, (points, _) in registry().items()} == M.exercises()
 
 
+def test_the_manifest_is_what_sync_writes():
+    """Update with: python -m gpuviz.manifest --sync"""
+    assert M.synced(M.load(), ROOT / "course" / "solutions") == M.load(), "python -m gpuviz.manifest --sync"
+
+
+def test_sync_adds_new_lessons_and_keeps_planned_ones(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 13 · Kernels in Triton\n\nTime: about 50 minutes."),
+        nbformat.v4.new_code_cell('gv.check("13-x", f)', metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "points": 3, "grade_id": "13-x"}})])
+    nbformat.write(nb, tmp_path / "13_triton.ipynb")
+    planned = {"course": "c", "notebooks": [{"number": "12", "file": "12_a.ipynb", "title": "A", "minutes": 5,
+                                             "colab": True, "exercises": [{"id": "12-a", "points": 1}]}]}
+    out = M.synced(planned, tmp_path)
+    assert out["notebooks"] == [
+        {"number": "12", "file": "12_a.ipynb", "title": "A", "minutes": 5, "colab": False, "exercises": []},
+        {"number": "13", "file": "13_triton.ipynb", "title": "Kernels in Triton", "minutes": 50, "colab": True,
+         "exercises": [{"id": "13-x", "points": 3}]}]
+
+
 def test_readme_table_rendering():
     table = M.readme_table("https://github.com/someone/course-fork")
     rows = table.splitlines()
