@@ -7,13 +7,15 @@ JupyterLab.
 import os
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 from gpuviz.conventions import BRANCH, REPO_URL
+
+tomllib = pytest.importorskip("tomllib")   # Python 3.11+; on 3.10 these checks skip
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
