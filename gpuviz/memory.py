@@ -384,7 +384,7 @@ def compare(model, input_shape, *, batch_size: int, loss_fn=None, optimizer: str
             dtype=None, input_dtype=None, target=None, steps: int = 2) -> dict:
     """Estimate, then (on a GPU) measure: run `steps` training steps on a random batch and read
     torch.cuda.max_memory_allocated over the last one (after the first step created the optimizer
-    state). Returns {"estimate": Estimate.to_dict(), "measured_peak": bytes or None,
+    state), less what was allocated before the call. Returns {"estimate": Estimate.to_dict(), "measured_peak": bytes or None,
     "ratio": measured/estimated or None, "label": ...}. Without a GPU only the estimate comes back.
     """
     import torch
@@ -397,6 +397,8 @@ def compare(model, input_shape, *, batch_size: int, loss_fn=None, optimizer: str
     dev = torch.device("cuda")
     dtype = dtype or torch.float32
     input_dtype = input_dtype or dtype
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated(dev)          # what the caller already holds: not this model's
     m = copy.deepcopy(model).to(dev, dtype=dtype)
     opt = make_optimizer(m.parameters(), optimizer)
     shape = (batch_size, *tuple(input_shape))
@@ -414,7 +416,7 @@ def compare(model, input_shape, *, batch_size: int, loss_fn=None, optimizer: str
         opt.step()
         opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
-    peak = int(torch.cuda.max_memory_allocated(dev))
+    peak = int(torch.cuda.max_memory_allocated(dev)) - base
     out.update(measured_peak=peak, ratio=peak / est.total, label=MEASURED_LABEL)
     return out
 
