@@ -94,3 +94,48 @@ def test_hardware_workloads_and_comparison():
         assert isinstance(fig, Figure)
     ok, why = hardware.nvml_status()
     assert not ok and why                                        # no NVIDIA GPU in CI
+
+
+class FakeNVML:
+    """pynvml's calls that PowerSampler makes, for a GPU drawing 100 W (energy counter optional)."""
+
+    def __init__(self, counter: bool):
+        self.counter, self.t0, self.calls = counter, None, []
+
+    def nvmlInit(self):
+        import time
+
+        self.t0 = time.perf_counter()
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        return "gpu0"
+
+    nvmlDeviceGetHandleByIndex = nvmlDeviceGetHandleByUUID
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        return 100_000                                            # milliwatts
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        import time
+
+        if not self.counter:
+            raise RuntimeError("NVMLError_NotSupported")
+        return int(100_000 * (time.perf_counter() - self.t0))     # millijoules at 100 W
+
+
+@pytest.mark.parametrize("counter", [True, False], ids=["energy counter", "power samples"])
+def test_power_sampler_integrates_to_joules(monkeypatch, counter):
+    import sys
+    import time
+
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNVML(counter))
+    with hardware.PowerSampler(interval_s=0.01) as power:
+        time.sleep(0.3)
+    assert power.seconds == pytest.approx(0.3, abs=0.1)
+    assert power.joules == pytest.approx(100 * power.seconds, rel=0.1)
+    assert power.mean_watts == pytest.approx(100, rel=0.1)
+    assert ("counter" in power.method) == counter and len(power.watts) >= 5
+    assert isinstance(power.figure(), Figure)
