@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
-import socket
 import sys
 import tempfile
 import textwrap
@@ -38,12 +37,6 @@ import numpy as np
 CPU_LABEL = ("gloo over loopback TCP, 2 processes sharing this machine's CPU cores (1 thread each): "
              "the times show the shape of the trade-off, not GPU or network performance")
 TIMEOUT_S = 30          # a collective that waits longer (a rank that never joins) fails instead of hanging
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def default_backend(world_size: int = 2) -> str:
