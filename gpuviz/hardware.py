@@ -132,14 +132,10 @@ def training_step(name: str, model, x, y, loss_fn=None, optimizer: str = "sgd") 
 
 # ---------------------------------------------------------------- rooflines of the spec table
 
-def _rate_gflops(spec, precision: str) -> float | None:
-    return spec.rate(precision)
-
-
 def roofline_seconds(w: Workload, spec, precision: str = "fp32") -> float | None:
     """Lower bound on the time: max(FLOPs / peak rate, bytes / bandwidth). None if the GPU has no
     rate for this precision on its datasheet."""
-    peak = _rate_gflops(spec, precision)
+    peak = spec.rate(precision)
     if peak is None:
         return None
     return max(w.flops / (peak * 1e9), w.nbytes / (spec.bandwidth_gbs * 1e9))
@@ -149,7 +145,7 @@ def bound(w: Workload, spec, precision: str = "fp32") -> str | None:
     """'memory' or 'compute' (gpuviz.roofline.bound), None without a rate for this precision."""
     from gpuviz.roofline import bound as roof_bound
 
-    peak = _rate_gflops(spec, precision)
+    peak = spec.rate(precision)
     return None if peak is None else roof_bound(w.intensity, peak, spec.bandwidth_gbs)
 
 
@@ -157,18 +153,19 @@ def plot_rooflines(workloads, specs: dict, precision: str = "fp32", title: str |
     """Every GPU's roofline (one colour each; dashed: AMD) for one precision, and each workload as a
     vertical line at its arithmetic intensity. Left of a GPU's ridge (marked with a dot) a workload
     is memory-bound on that GPU. Returns a Figure."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 5.4), layout="constrained")
     ax = fig.add_subplot()
     ints = [w.intensity for w in workloads]
-    rows = [(k, s, _rate_gflops(s, precision)) for k, s in specs.items()]
+    rows = [(k, s, s.rate(precision)) for k, s in specs.items()]
     rows = [r for r in rows if r[2] is not None]
     ridges = [p / s.bandwidth_gbs for _, s, p in rows]
     lo = min([0.02, *[i / 3 for i in ints]])
     hi = max([300, *[i * 3 for i in ints], *[r * 4 for r in ridges]])
     xs = np.logspace(np.log10(lo), np.log10(hi), 400)
-    cmap = __import__("matplotlib").colormaps["tab20"]
+    cmap = colormaps["tab20"]
     for i, (key, s, peak) in enumerate(rows):
         c = cmap(i % 20)
         ax.plot(xs, np.minimum(xs * s.bandwidth_gbs, peak) / 1e3, color=c, lw=1.8,
@@ -196,6 +193,9 @@ def plot_bounds(workloads, specs: dict, precision: str = "fp32", title: str | No
     arithmetic rate does, grey where the datasheet has no rate; each cell shows the roofline time
     bound per unit of work. Returns a Figure."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from gpuviz.timing import fmt_seconds
 
     keys = list(specs)
     fig = Figure(figsize=(1.0 + 0.9 * len(keys), 0.9 + 0.5 * len(workloads)), layout="constrained")
@@ -205,8 +205,8 @@ def plot_bounds(workloads, specs: dict, precision: str = "fp32", title: str | No
         for j, k in enumerate(keys):
             b = bound(w, specs[k], precision)
             t = roofline_seconds(w, specs[k], precision)
-            ax.add_patch(__import__("matplotlib").patches.Rectangle((j, i), 1, 1, fc=colors[b], ec="white"))
-            ax.text(j + 0.5, i + 0.5, "n/a" if t is None else _fmt_s(t), ha="center", va="center", fontsize=7)
+            ax.add_patch(Rectangle((j, i), 1, 1, fc=colors[b], ec="white"))
+            ax.text(j + 0.5, i + 0.5, "n/a" if t is None else fmt_seconds(t), ha="center", va="center", fontsize=7)
     ax.set_xlim(0, len(keys))
     ax.set_ylim(len(workloads), 0)
     ax.set_xticks(np.arange(len(keys)) + 0.5, keys, rotation=35, ha="right", fontsize=8)
@@ -217,13 +217,6 @@ def plot_bounds(workloads, specs: dict, precision: str = "fp32", title: str | No
     ax.set_title(title or f"{precision.upper()}: blue = memory-bound, orange = compute-bound "
                  "(roofline time per launch or step)", fontsize=9)
     return fig
-
-
-def _fmt_s(s: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.2g} ns"
 
 
 # ---------------------------------------------------------------- which GPU for this job

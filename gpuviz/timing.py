@@ -50,7 +50,7 @@ class Timing:
         return self.nbytes / self.median / 1e9 if self.nbytes else None
 
     def __str__(self) -> str:
-        s = f"{self.label}: {_fmt_seconds(self.median)} ± {100 * self.rel_spread / 2:.0f}% (n={len(self.samples)})"
+        s = f"{self.label}: {fmt_seconds(self.median)} ± {100 * self.rel_spread / 2:.0f}% (n={len(self.samples)})"
         if self.gflops:
             s += f", {self.gflops:,.1f} GFLOP/s"
         if self.gbps:
@@ -65,7 +65,8 @@ class Timing:
         return cls(**d)
 
 
-def _fmt_seconds(s: float) -> str:
+def fmt_seconds(s: float) -> str:
+    """Seconds with a readable unit: 1.5 ms, 320 µs."""
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
         if s >= scale:
             return f"{s / scale:.3g} {unit}"
