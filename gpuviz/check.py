@@ -34,7 +34,7 @@ import numpy as np
 STRICT_ENV = "GPUVIZ_STRICT"
 NOT_DONE = "not done yet: replace `raise NotImplementedError()` with your code, then run this cell again."
 
-__all__ = ["CheckFailed", "FunctionExercise", "KernelExercise", "Result", "check", "strict_mode"]
+__all__ = ["CheckFailed", "FunctionExercise", "KernelExercise", "Result", "check", "passed", "strict_mode"]
 
 
 class CheckFailed(AssertionError):
@@ -91,10 +91,25 @@ def check(exercise_id: str, obj: Any, *, strict: bool | None = None, **kw) -> Re
     except Exception as e:  # noqa: BLE001 the learner's code: report any error in their words
         ok, message = False, f"your code raised {type(e).__name__}: {e}"
     result = Result(exercise_id, bool(ok), _clean(message), points if ok else 0, points, _shown=True)
+    _passed[exercise_id] = result.passed
     print(result.line, file=sys.stdout if ok else sys.stderr, flush=True)
     if not ok and (strict_mode() if strict is None else strict):
         raise CheckFailed(result.line)
     return result
+
+
+_passed: dict[str, bool] = {}     # exercise ID -> did its last check in this session pass
+
+
+def passed(*exercise_ids: str) -> bool:
+    """Did the last `check` of each of these exercises in this session pass? Guard every launch of a
+    learner's kernel outside its check with it: on a GPU an unchecked kernel can fail silently (exceptions
+    in kernels are not reported) or poison the CUDA context. Prints what to do when the answer is no."""
+    missing = [e for e in exercise_ids if not _passed.get(e)]
+    if missing:
+        print(f"This cell uses your answer to {', '.join(missing)}, which has not passed its check yet: "
+              "finish the exercise, run its check cell until it passes, then run this cell again.")
+    return not missing
 
 
 # ---------------------------------------------------------------- functions

@@ -6,10 +6,8 @@ Colab. Exits 0 when the course can run; otherwise non-zero, with the fix for eac
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -85,28 +83,6 @@ def diagnose_error(text: str, driver: tuple[int, int] | None) -> str | None:
     return None
 
 
-SMOKE = """
-from numba import cuda
-import numpy as np
-@cuda.jit
-def inc(a):
-    i = cuda.grid(1)
-    if i < a.size:
-        a[i] += 1
-a = cuda.to_device(np.zeros(64, np.float32))
-inc[2, 32](a)
-assert (a.copy_to_host() == 1).all()
-print("kernel ok")
-"""
-
-
-def smoke_test() -> tuple[bool, str]:
-    """Compile and launch one tiny kernel in a fresh process (so this process stays free to choose)."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    p = subprocess.run([sys.executable, "-c", SMOKE], capture_output=True, text=True, timeout=300, env=env)
-    return p.returncode == 0, (p.stdout + p.stderr).strip()
-
-
 def collect(run_kernel: bool = True) -> Report:
     r = Report()
     r.lines.append(("Python", f"{platform.python_version()} ({sys.executable})"))
@@ -136,12 +112,27 @@ def collect(run_kernel: bool = True) -> Report:
             r.problems.append((f"CUDA_ERROR_UNSUPPORTED_PTX_VERSION ahead: toolkit {tk}.x is newer than the "
                                f"driver's CUDA {driver[0]}.{driver[1]}", ptx_fix(driver)))
         elif run_kernel and version("numba-cuda"):
-            ok, out = smoke_test()
+            ok, out = runtime.smoke_test()
             r.lines.append(("test kernel", "compiled and ran" if ok else "FAILED"))
             if not ok:
                 fix = diagnose_error(out, driver) or f"Unrecognized failure; its output was:\n{out[-1500:]}"
                 r.problems.append(("a test kernel failed on the GPU", fix))
+    r.lines.append(("torch CUDA", torch_cuda_line(devices)))
     return r
+
+
+def torch_cuda_line(devices: int) -> str:
+    """torch's own view of the GPU: independent of Numba's (a CPU build of torch on a GPU machine is common)."""
+    try:
+        import torch
+    except ImportError:
+        return "no torch"
+    if torch.cuda.is_available():
+        return f"yes: CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}"
+    if torch.version.cuda is None and devices:
+        return ("no: this torch is a CPU build, so lessons 07-12 train on the CPU here. For the GPU, install a "
+                "CUDA build of torch (pytorch.org's install selector gives the command)")
+    return "no: torch runs on the CPU"
 
 
 def main(argv=None) -> int:

@@ -13,6 +13,13 @@ from gpuviz import launch
 from gpuviz.kernelsource import python_function
 
 _installed = False
+_launches = 0
+
+
+def launch_count() -> int:
+    """Kernel launches (`kernel[grid, block](...)`, not `gv.trace`) in this process since `gv.setup()`, in
+    either mode: count a step's launches by taking the difference."""
+    return _launches
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,11 +67,15 @@ def install() -> None:
         from numba.cuda.simulator.kernel import _get_kernel_context
 
         def recorded_call(self, *args):
+            global _launches
             if not (self._device or _get_kernel_context()):
+                _launches += 1
                 record(self, args)
             return call(self, *args)
     else:
         def recorded_call(self, *args):
+            global _launches
+            _launches += 1
             record(self.dispatcher, args)
             return call(self, *args)
 

@@ -3,14 +3,22 @@
 `setup()` is each notebook's first code cell. It picks the mode, switches the simulator on
 before `numba.cuda` is imported, seeds every random source, installs launch validation and
 prints a one-line banner. `pick(gpu=..., sim=...)` then chooses problem sizes in one place.
+
+Two facts are kept apart, because either can hold without the other: Numba runs kernels on a GPU
+(`on_gpu()`: a test kernel compiled and launched there), and torch has CUDA (`torch_on_gpu()`: a CUDA
+build of torch that sees a GPU). A CPU build of torch on a GPU machine, or the simulator forced on
+one, are both real setups.
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import random
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 SIM_BANNER = "CUDA simulator: results are exact, timings are not meaningful"
 COLAB_GPU_HOWTO = ("This Colab runtime has no GPU. To get one: Runtime > Change runtime type > "
@@ -24,23 +32,28 @@ class SetupError(RuntimeError):
 
 @dataclass(frozen=True)
 class Info:
-    mode: str  # "gpu" or "sim"
+    mode: str  # where Numba runs kernels: "gpu" or "sim"
     name: str
     compute_capability: tuple | None = None
     sm_count: int | None = None
     memory_bytes: int | None = None
     colab: bool = False
+    torch_cuda: bool = False        # torch is a CUDA build and sees a GPU (independent of `mode`)
+    fallback: str | None = None     # why a GPU the driver reports is not used by Numba, with the fix
 
     @property
     def banner(self) -> str:
         if self.mode == "sim":
-            return SIM_BANNER
-        cc = ".".join(map(str, self.compute_capability))
-        return (f"GPU: {self.name}, compute capability {cc}, {self.sm_count} SMs, "
-                f"{self.memory_bytes / 2**30:.1f} GiB")
+            numba_part = SIM_BANNER
+        else:
+            cc = ".".join(map(str, self.compute_capability))
+            numba_part = (f"GPU: {self.name}, compute capability {cc}, {self.sm_count} SMs, "
+                          f"{self.memory_bytes / 2**30:.1f} GiB")
+        return f"{numba_part}. torch: {'CUDA' if self.torch_cuda else 'CPU only'}"
 
 
 _info: Info | None = None
+_lib = "numba"   # whose GPU this notebook's sizes and branches follow: set by setup(lib=...)
 
 
 def in_colab() -> bool:
@@ -95,19 +108,101 @@ def _show_figures_inline() -> None:
         ip.run_line_magic("matplotlib", "inline")
 
 
-def _describe_gpu() -> Info:
+def _describe_gpu(torch_cuda: bool) -> Info:
     from numba import cuda
 
     dev = cuda.get_current_device()
     free, total = cuda.current_context().get_memory_info()
     name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
-    return Info("gpu", name, tuple(dev.compute_capability), dev.MULTIPROCESSOR_COUNT, total, in_colab())
+    return Info("gpu", name, tuple(dev.compute_capability), dev.MULTIPROCESSOR_COUNT, total, in_colab(),
+                torch_cuda)
 
 
-def setup(seed_value: int = 0, *, quiet: bool = False) -> Info:
-    """Pick GPU or simulator, seed everything, validate launches, print a banner. Returns Info."""
-    global _info
-    use_gpu = not simulator_requested() and cuda_device_count() > 0
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+SMOKE = """
+from numba import cuda
+import numpy as np
+@cuda.jit
+def inc(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] += 1
+a = cuda.to_device(np.zeros(64, np.float32))
+inc[2, 32](a)
+assert (a.copy_to_host() == 1).all()
+print("kernel ok")
+"""
+
+
+def smoke_test(timeout: float = 300) -> tuple[bool, str]:
+    """Compile and launch one tiny kernel in a fresh process (so this process stays free to choose)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    try:
+        p = subprocess.run([sys.executable, "-c", SMOKE], capture_output=True, text=True, timeout=timeout,
+                           env=env)
+    except subprocess.TimeoutExpired:
+        return False, f"the test kernel did not finish in {timeout:.0f} s"
+    return p.returncode == 0, (p.stdout + p.stderr).strip()
+
+
+def _proof_file() -> Path:
+    """Where a passed smoke test is remembered, keyed by interpreter, numba-cuda and driver: a proof
+    costs a few seconds, and every notebook's setup() asks for it."""
+    from importlib import metadata
+
+    try:
+        nc = metadata.version("numba-cuda")
+    except metadata.PackageNotFoundError:
+        nc = None
+    from gpuviz.doctor import driver_cuda_version
+
+    key = f"{sys.executable}|{nc}|{driver_cuda_version()}|{cuda_device_count()}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gpuviz"
+    return cache / f"gpu-proof-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def gpu_usable() -> tuple[bool, str | None]:
+    """Can Numba compile and launch kernels on the GPU the driver reports? (True, None), or (False, the
+    reason with its fix). The driver's device count alone is not enough: a driver older than the toolkit
+    numba-cuda installed fails at the first launch (CUDA_ERROR_UNSUPPORTED_PTX_VERSION)."""
+    proof = _proof_file()
+    if proof.exists():
+        return True, None
+    ok, out = smoke_test(timeout=120)
+    if ok:
+        try:
+            proof.parent.mkdir(parents=True, exist_ok=True)
+            proof.touch()
+        except OSError:
+            pass  # a read-only home: prove it again next time
+        return True, None
+    from gpuviz.doctor import diagnose_error, driver_cuda_version
+
+    fix = diagnose_error(out, driver_cuda_version()) or (
+        "Run `gpuviz doctor` in a terminal for details. The test kernel's last words were:\n" + out[-600:])
+    return False, f"a GPU is present, but Numba could not run a test kernel on it. {fix}"
+
+
+def setup(seed_value: int = 0, *, quiet: bool = False, lib: str = "numba") -> Info:
+    """Pick GPU or simulator, seed everything, validate launches, print a banner. Returns Info.
+
+    `lib` names the library whose GPU the notebook is about: "numba" (kernels; the default) or "torch"
+    (lessons that only train with torch). `on_gpu()` and `pick()` then follow that library's GPU.
+    """
+    global _info, _lib
+    if lib not in ("numba", "torch"):
+        raise ValueError(f'setup(lib=...) is "numba" or "torch", not {lib!r}')
+    _lib = lib
+    use_gpu, fallback = not simulator_requested() and cuda_device_count() > 0, None
+    if use_gpu:
+        use_gpu, fallback = gpu_usable()
     if not use_gpu:
         _enable_simulator()
     from gpuviz import hooks
@@ -115,10 +210,14 @@ def setup(seed_value: int = 0, *, quiet: bool = False) -> Info:
     hooks.install()
     _show_figures_inline()
     seed(seed_value)
-    _info = _describe_gpu() if use_gpu else Info("sim", "CUDA simulator", colab=in_colab())
+    torch_cuda = _torch_cuda()
+    _info = (_describe_gpu(torch_cuda) if use_gpu else
+             Info("sim", "CUDA simulator", colab=in_colab(), torch_cuda=torch_cuda, fallback=fallback))
     if not quiet:
         print(_info.banner)
-        if _info.mode == "sim" and _info.colab:
+        if _info.fallback:
+            print(f"Kernels run in the CUDA simulator because {_info.fallback}")
+        elif _info.mode == "sim" and _info.colab:
             print(COLAB_GPU_HOWTO)
     return _info
 
@@ -129,11 +228,18 @@ def info() -> Info:
 
 
 def on_gpu() -> bool:
-    return info().mode == "gpu"
+    """The notebook's library runs on a real GPU: Numba's kernels (not the simulator), or torch after
+    `setup(lib="torch")`."""
+    return torch_on_gpu() if _lib == "torch" else info().mode == "gpu"
+
+
+def torch_on_gpu() -> bool:
+    """torch has CUDA: a CUDA build that sees a GPU. Independent of `on_gpu()`."""
+    return info().torch_cuda
 
 
 def pick(*, gpu, sim):
-    """Choose a value by mode: `n = gv.pick(gpu=4096, sim=64)`."""
+    """Choose a value by mode: `n = gv.pick(gpu=4096, sim=64)` (the GPU as `on_gpu()` sees it)."""
     return gpu if on_gpu() else sim
 
 
@@ -141,4 +247,4 @@ def torch_device():
     """The torch device the course trains on: 'cuda' when torch sees a GPU, else 'cpu'."""
     import torch
 
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device("cuda" if torch_on_gpu() else "cpu")

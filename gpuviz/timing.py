@@ -159,6 +159,34 @@ def benchmark(fn, *args, device: str = "cpu", label: str | None = None, size=Non
     return Timing(label or getattr(fn, "__name__", "fn"), samples, device, meaningful, size, flops, nbytes)
 
 
+_overhead: dict | None = None
+
+
+def launch_overhead() -> dict[str, Timing]:
+    """What one launch costs with no work in it, measured once per process: an empty Numba kernel
+    ("numba") and a one-element torch add ("torch", on the GPU when torch has CUDA).
+
+    Launched back to back, a kernel shorter than this keeps the GPU waiting for the host, so its
+    timing measures the launch rate, not the GPU. Compare small kernels with these numbers, or give
+    them enough work to amortize them. Used in notebooks 01, 03 and 06 and by `gpuviz bench`.
+    """
+    global _overhead
+    if _overhead is None:
+        import torch
+        from numba import cuda
+
+        @cuda.jit
+        def empty():
+            pass
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        one = torch.zeros(1, device=dev)
+        _overhead = {"numba": benchmark(lambda: empty[1, 1](), device="numba", label="empty Numba kernel launch"),
+                     "torch": benchmark(lambda: one.add_(1), device="torch",
+                                        label=f"one-element torch op ({dev})")}
+    return _overhead
+
+
 # ---- plots: pure functions, Timing lists in, Figure out ----
 
 def _figure(figsize=(6.4, 4.2)):
@@ -177,8 +205,11 @@ def _series(timings):
 _METRICS = {"time": ("median", "time per call (s)"), "gflops": ("gflops", "GFLOP/s"), "gbps": ("gbps", "GB/s")}
 
 
-def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", title: str | None = None):
-    """Time (or GFLOP/s, GB/s) against problem size on log-log axes, one line per label."""
+def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", title: str | None = None,
+                 floor: Timing | None = None):
+    """Time (or GFLOP/s, GB/s) against problem size on log-log axes, one line per label. `floor`, a
+    Timing such as `launch_overhead()["numba"]`, is drawn as a dashed line on a time plot: points near
+    it measure launches, not work."""
     attr, ylabel = _METRICS[metric]
     fig = _figure()
     ax = fig.add_subplot()
@@ -193,6 +224,8 @@ def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", ti
                         linestyle="-" if meaningful else ":")
         else:
             ax.plot(x, y, marker="o", label=label, color=None if meaningful else "0.6")
+    if floor is not None and metric == "time" and floor.meaningful:
+        ax.axhline(floor.median, color="k", lw=1, ls="--", label=f"{floor.label}: {fmt_seconds(floor.median)}")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

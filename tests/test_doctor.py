@@ -7,7 +7,7 @@ from gpuviz import doctor
 def test_doctor_reports_simulator_mode_and_exits_zero():
     p = subprocess.run([sys.executable, "-m", "gpuviz", "doctor"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
-    for label in ("Python", "numba", "numba-cuda", "torch", "ipywidgets", "JupyterLab", "Colab", "GPU"):
+    for label in ("Python", "numba", "numba-cuda", "torch", "ipywidgets", "JupyterLab", "Colab", "GPU", "torch CUDA"):
         assert label in p.stdout
     assert "none: simulator mode" in p.stdout and "OK: the course can run here." in p.stdout
 
@@ -45,7 +45,7 @@ def test_failed_smoke_kernel_is_reported(monkeypatch):
     monkeypatch.setattr(doctor.runtime, "simulator_requested", lambda: False)
     monkeypatch.setattr(doctor, "driver_cuda_version", lambda: (12, 4))
     monkeypatch.setattr(doctor, "toolkit_major", lambda: 12)
-    monkeypatch.setattr(doctor, "smoke_test", lambda: (False, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"))
+    monkeypatch.setattr(doctor.runtime, "smoke_test", lambda: (False, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"))
     r = doctor.collect()
     assert not r.ok and "numba-cuda[cu12]" in r.problems[0][1]
 

@@ -99,3 +99,27 @@ def test_simulator_timings_are_never_drawn_as_speedups():
     assert any("not meaningful" in t for t in texts) and not fig.axes[0].lines
     labels = [t.get_text() for t in timing.plot_scaling(sim).axes[0].get_legend().get_texts()]
     assert labels == ["kernel (simulator: not meaningful)"]
+
+
+def test_launch_floor_is_drawn_only_when_measured():
+    gpu = _series("kernel", [64, 128], 1e-5)
+    floor = Timing("empty Numba kernel launch", [8e-6], "numba")
+    labels = [t.get_text() for t in timing.plot_scaling(gpu, floor=floor).axes[0].get_legend().get_texts()]
+    assert sorted(labels) == ["empty Numba kernel launch: 8 µs", "kernel"]
+    sim_floor = Timing("empty Numba kernel launch", [1e-3], "numba", meaningful=False)
+    labels = [t.get_text() for t in timing.plot_scaling(gpu, floor=sim_floor).axes[0].get_legend().get_texts()]
+    assert labels == ["kernel"]
+
+
+def test_launch_overhead_in_the_simulator():
+    from helpers import run_python
+
+    p = run_python("""
+        import gpuviz as gv
+        gv.setup(quiet=True)
+        o = gv.timing.launch_overhead()
+        assert o is gv.timing.launch_overhead()               # measured once per process
+        print(o["numba"].meaningful, o["torch"].meaningful, o["torch"].label)
+    """)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["False", "True", "one-element", "torch", "op", "(cpu)"]
