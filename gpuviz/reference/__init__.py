@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORD_ENV = "GPUVIZ_RECORD_REFERENCE"
+DIR_ENV = "GPUVIZ_REFERENCE_DIR"      # where `record` writes (scripts/gpu-reference sets it); `load` reads HERE
 
 
 def _version(dist: str) -> str | None:
@@ -83,9 +84,10 @@ def save(name: str, results, directory: Path | None = None) -> Path:
 
 
 def record(name: str, results) -> Path | None:
-    """`save` when GPUVIZ_RECORD_REFERENCE=1 (set by whoever runs the course on a GPU to record it)."""
+    """`save` when GPUVIZ_RECORD_REFERENCE=1 (set by whoever runs the course on a GPU to record it),
+    into $GPUVIZ_REFERENCE_DIR if set, else beside this file."""
     if os.environ.get(RECORD_ENV) == "1":
-        return save(name, results)
+        return save(name, results, os.environ.get(DIR_ENV) or None)
     return None
 
 
