@@ -75,6 +75,7 @@ def run(notebook, *, log, budget: float, env: dict | None = None, figures=None, 
         cmd.append("--keep-going")
     env = dict(os.environ if env is None else env)
     env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TQDM_MININTERVAL", "10")     # progress bars: a line per 10 s in the log, not per step
     env["PYTHONUNBUFFERED"] = "1"
     # this checkout's gpuviz first, also from the scratch working directory
     root = str(Path(__file__).resolve().parent.parent)
