@@ -61,7 +61,8 @@ def code_cells(path) -> list[tuple[int, str]]:
 
 # ---- the parent: start, watch, kill ----------------------------------------------------------------------
 
-def run(notebook, *, log, budget: float, env: dict | None = None, figures=None, keep_going: bool = False) -> Result:
+def run(notebook, *, log, budget: float, env: dict | None = None, figures=None,
+        keep_going: bool = False) -> Result:
     """Execute `notebook` in a fresh Python process (in a scratch working directory), stdout and stderr
     to `log`, killed after `budget` seconds. Returns a Result; never raises for the notebook's faults."""
     notebook, log = Path(notebook).resolve(), Path(log)
@@ -130,7 +131,8 @@ def _result(name, n_cells, rows, rc, timed_out, seconds, budget) -> Result:
         r.status, r.failed_cell = "timeout", cell
         r.error = f"killed at its budget of {budget:.0f} s" + (f", in cell {cell}" if cell is not None else "")
     elif failed is not None:
-        r.status, r.failed_cell, r.error, r.traceback = "error", failed["cell"], failed["error"], failed["traceback"]
+        r.status, r.failed_cell = "error", failed["cell"]
+        r.error, r.traceback = failed["error"], failed["traceback"]
     elif rc != 0 or len(done) < n_cells:
         r.status = "crashed"
         r.error = f"the process ended with exit status {rc} after {len(done)} of {n_cells} code cells"

@@ -59,7 +59,8 @@ def test_a_failing_cell_is_reported_with_its_index_and_traceback_and_ends_the_no
     log = (tmp_path / "bad.log").read_text()
     assert "FAILED: bad.ipynb cell 2" in log and "after" not in log
     r = nbrun.run(nb, log=tmp_path / "bad.log", budget=60, keep_going=True)
-    assert (r.status, r.failed_cell, r.cells_run) == ("error", 2, 3) and "after" in (tmp_path / "bad.log").read_text()
+    assert (r.status, r.failed_cell, r.cells_run) == ("error", 2, 3)
+    assert "after" in (tmp_path / "bad.log").read_text()
 
 
 @pytest.mark.slow
@@ -130,7 +131,8 @@ def test_the_simulator_run_records_nothing_and_fails_on_any_error(tmp_path, monk
 def test_a_simulator_run_that_writes_a_reference_fails(tmp_path, monkeypatch, sim):
     script = load_script()
     sneaky = notebook(tmp_path / "01_sneaky.ipynb",
-                      "import os, pathlib\npathlib.Path(os.environ['GPUVIZ_REFERENCE_DIR'], 'x.json').write_text('{}')")
+                      "import os, pathlib\n"
+                      "pathlib.Path(os.environ['GPUVIZ_REFERENCE_DIR'], 'x.json').write_text('{}')")
     monkeypatch.setattr(script, "plan", lambda only: [sneaky])
     assert script.main([str(tmp_path / "out"), "--budget", "200"]) == 1
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -150,7 +152,7 @@ def test_budgets_are_shares_of_the_time_left_and_a_cut_short_run_keeps_what_fini
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     quick_r, hang_r, late_r = s["notebooks"]
     assert quick_r["status"] == "ok" and 9 < quick_r["budget_s"] <= 20 * 10 / 21    # 10/21 of (30 - 10 s reserve)
-    assert hang_r["status"] == "timeout" and hang_r["budget_s"] > 10                  # with the quick one's time left over
+    assert hang_r["status"] == "timeout" and hang_r["budget_s"] > 10     # the quick one's time left over too
     assert late_r["status"] == "skipped" and late_r["error"].startswith("not started")
     with tarfile.open(tmp_path / "out" / "gpu-reference.tar.gz") as tar:
         assert {"out/summary.md", "out/summary.json", "out/logs/01_quick.log"} <= set(tar.getnames())
@@ -193,7 +195,7 @@ def test_targets_come_from_the_recorded_results_and_say_not_measured_when_missin
     got = {name: (round(t["value"], 2), t["met"]) for name, t in rows.items()}
     assert got == {"best Numba matmul vs cuBLAS FP32, n = 4096": (41.0, False),    # not the 99 % at n = 512
                    "coalesced / uncoalesced naive matmul, n = 4096": (6.0, True),
-                   "SAXPY (vector add) kernel / D2D copy bandwidth": (83.33, False),    # 2.5 of 3 TB/s, not the CPU's
+                   "SAXPY (vector add) kernel / D2D copy bandwidth": (83.33, False),    # 2.5 of 3 TB/s
                    "copy kernel (stride 1) / D2D copy bandwidth": (93.33, True),
                    "CNN: seconds of training to 92 % on Fashion-MNIST": (31.5, False),
                    "LSTM: best validation loss (nats/char)": (1.52, True)}
