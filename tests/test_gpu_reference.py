@@ -1,6 +1,7 @@
 """scripts/gpu-reference and gpuviz.nbrun: notebooks run without Jupyter, under budgets, summarized."""
 import importlib.util
 import json
+import re
 import tarfile
 import time
 from importlib.machinery import SourceFileLoader
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gpuviz import bench, manifest, nbrun
+from gpuviz import matmul_kernels as mk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,10 +202,51 @@ def test_targets_come_from_the_recorded_results_and_say_not_measured_when_missin
                    "CNN: seconds of training to 92 % on Fashion-MNIST": (31.5, False),
                    "LSTM: best validation loss (nats/char)": (1.52, True)}
     md = script.markdown({**summary_stub(), "targets": list(rows.values())})
-    assert "| best Numba matmul vs cuBLAS FP32, n = 4096 | 41.00% | 50.00% | **NO** |" in md
+    assert "| best Numba matmul vs cuBLAS FP32, n = 4096 | 41.0 % | 50.0 % | **NO** |" in md
 
 
 def summary_stub():
     return {"mode": "gpu", "mode_line": "GPU NVIDIA H100", "started": "2026-11-30T00:00:00+00:00", "commit": "abc",
             "dirty": False, "elapsed_s": 1.0, "budget_s": 480, "finished": True, "missing_modules": [],
             "notebooks": []}
+
+
+@pytest.mark.slow
+def test_on_a_gpu_the_notebooks_record_into_outdir_and_the_summary_computes_the_targets(tmp_path, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script, "cuda_device_count", lambda: 1)          # what a GPU machine reports
+    monkeypatch.setattr(script, "simulator_requested", lambda: False)
+    record = ("from gpuviz import reference\n"
+              "reference.environment = lambda: {'device': 'NVIDIA H100'}   # a GPU stand-in, in this process\n"
+              "assert reference.record('09_char_rnn_shakespeare', {'best_val_loss': 1.7}) is not None")
+    lstm = notebook(tmp_path / "09_lstm.ipynb", record)
+    other = notebook(tmp_path / "10_other.ipynb", "print('records nothing')")
+    monkeypatch.setattr(script, "plan", lambda only: [lstm, other])
+    assert script.main([str(tmp_path / "out"), "--budget", "200"]) == 0
+    out = tmp_path / "out"
+    assert [p.name for p in (out / "reference").iterdir()] == ["09_char_rnn_shakespeare.json"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mode"] == "gpu" and s["recorded"] == ["09_char_rnn_shakespeare"]
+    assert [r["recorded"] for r in s["notebooks"]] == [["09_char_rnn_shakespeare"], []]
+    lstm_target = next(t for t in s["targets"] if t["target"].startswith("LSTM"))
+    assert (lstm_target["value"], lstm_target["met"]) == (1.7, False)
+    md = (out / "summary.md").read_text()
+    assert "| LSTM: best validation loss (nats/char) | 1.70 | 1.60 | **NO** |" in md
+    assert "| best Numba matmul vs cuBLAS FP32, n = 4096 | not measured | 50.0 % | - |" in md
+
+
+def test_the_targets_read_names_the_notebooks_still_record():
+    """targets() reads results by name and label: a notebook that renames one would leave it 'not measured'."""
+    read = {"01_threads_blocks_grids": ['"01_threads_blocks_grids"', '"saxpy"', 'label="SAXPY kernel"'],
+            "02_memory_and_transfers": ['"02_memory_and_transfers"', 'timings["copies"]', 'label="D2D (read + write)"',
+                                        'timings["strided"]', 'label="copy_strided", size=stride'],
+            "05_matmul_tiled": ["gv.reference.record(bench.REFERENCE_NAME, results)"],
+            "08_cnn_fashion_mnist": ['"08_cnn_fashion_mnist"', "time_to_target_s=", "final_accuracy="],
+            "09_char_rnn_shakespeare": ['"09_char_rnn_shakespeare"', "best_val_loss="]}
+    for name, strings in read.items():
+        source = "".join(src for _, src in nbrun.code_cells(ROOT / "course" / "solutions" / f"{name}.ipynb"))
+        missing = [s for s in strings if s not in source]
+        assert not missing, f"{name} no longer records {missing}: update targets() in scripts/gpu-reference"
+    ladder = "".join(src for _, src in nbrun.code_cells(ROOT / "course" / "solutions" / "05_matmul_tiled.ipynb"))
+    assert re.search(r"LADDER_SIZES = gv.pick\(gpu=\[[^\]]*\b4096\]", ladder), "the targets are at n = 4096"
+    assert {"naive_rows", "coalesced"} <= {r.name for r in mk.LADDER}
