@@ -149,12 +149,13 @@ def test_budgets_are_shares_of_the_time_left_and_a_cut_short_run_keeps_what_fini
     late = notebook(tmp_path / "03_late.ipynb", "print('never started')")
     monkeypatch.setattr(script, "plan", lambda only: [quick, hang, late])
     monkeypatch.setattr(script, "PLAN", {"01": 10, "02": 10, "03": 1})
-    monkeypatch.setattr(script, "MIN_START_S", 5)
-    assert script.main([str(tmp_path / "out"), "--budget", "30"]) == 1
+    monkeypatch.setattr(script, "MIN_START_S", 2)
+    monkeypatch.setattr(script, "RESERVE_S", 2)
+    assert script.main([str(tmp_path / "out"), "--budget", "12"]) == 1
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     quick_r, hang_r, late_r = s["notebooks"]
-    assert quick_r["status"] == "ok" and 9 < quick_r["budget_s"] <= 20 * 10 / 21    # 10/21 of (30 - 10 s reserve)
-    assert hang_r["status"] == "timeout" and hang_r["budget_s"] > 10     # the quick one's time left over too
+    assert quick_r["status"] == "ok" and 4 < quick_r["budget_s"] <= 10 * 10 / 21      # 10/21 of (12 - 2 s reserve)
+    assert hang_r["status"] == "timeout" and hang_r["budget_s"] > quick_r["budget_s"]  # with the quick one's leftover
     assert late_r["status"] == "skipped" and late_r["error"].startswith("not started")
     with tarfile.open(tmp_path / "out" / "gpu-reference.tar.gz") as tar:
         assert {"out/summary.md", "out/summary.json", "out/logs/01_quick.log"} <= set(tar.getnames())
