@@ -177,7 +177,9 @@ def _compile_cell(source: str, filename: str):
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
         last = ast.Expression(tree.body.pop().value)
-    return compile(tree, filename, "exec"), (compile(last, filename, "eval") if last is not None else None)
+    # dont_inherit: the cells get no `from __future__` of this module, as in a kernel
+    return (compile(tree, filename, "exec", dont_inherit=True),
+            compile(last, filename, "eval", dont_inherit=True) if last is not None else None)
 
 
 def _close_pyplot(shown: _Shown):

@@ -42,9 +42,10 @@ def test_a_good_notebook_runs_in_one_namespace_and_shows_what_jupyter_shows(tmp_
                   "x + 1;",                                      # a trailing ';' hides it
                   "import matplotlib.pyplot as plt\nfrom matplotlib.figure import Figure\n"
                   "plt.plot([1, 2]);\nfig = Figure()\nfig.add_subplot().plot([3, 4])\nfig",
-                  "display('shown by display', x)\nimport os\nprint(os.getcwd())")
+                  "display('shown by display', x)\nimport os\nprint(os.getcwd())",
+                  "def f(n: int): pass\nassert f.__annotations__ == {'n': int}")      # no __future__ from nbrun
     r = nbrun.run(nb, log=tmp_path / "good.log", budget=60, figures=tmp_path / "figs")
-    assert (r.status, r.cells, r.cells_run, r.failed_cell) == ("ok", 4, 4, None), r
+    assert (r.status, r.cells, r.cells_run, r.failed_cell) == ("ok", 5, 5, None), r
     log = (tmp_path / "good.log").read_text()
     assert "42\n" in log and "43" not in log and "'shown by display'" in log
     assert str(tmp_path) not in log and str(ROOT) not in log.split("cell 4 ----")[1]    # a scratch directory
