@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KILL_GRACE_S = 5.0      # after SIGTERM at the budget, seconds before SIGKILL
+# settings that hold paths (os.pathsep-separated): made absolute, as the notebook runs elsewhere
+PATH_SETTINGS = ("GPUVIZ_DATA_PATH", "GPUVIZ_DATA", "GPUVIZ_KERNEL_LOG")
 
 
 @dataclass
@@ -78,6 +80,10 @@ def run(notebook, *, log, budget: float, env: dict | None = None, figures=None,
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("TQDM_MININTERVAL", "10")     # progress bars: a line per 10 s in the log, not per step
     env["PYTHONUNBUFFERED"] = "1"
+    for key in PATH_SETTINGS:
+        if env.get(key):
+            env[key] = os.pathsep.join(str(Path(p).expanduser().resolve()) if p.strip() else p
+                                       for p in env[key].split(os.pathsep))
     # this checkout's gpuviz first, also from the scratch working directory
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])

@@ -53,6 +53,18 @@ def test_a_good_notebook_runs_in_one_namespace_and_shows_what_jupyter_shows(tmp_
 
 
 @pytest.mark.slow
+def test_relative_data_paths_still_point_at_the_data_from_the_scratch_directory(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GPUVIZ_DATA_PATH", "data")
+    nb = notebook(tmp_path / "paths.ipynb", "import os\nprint(os.environ['GPUVIZ_DATA_PATH'])\n"
+                  "assert os.path.isdir(os.environ['GPUVIZ_DATA_PATH'])")
+    r = nbrun.run(nb, log=tmp_path / "paths.log", budget=60)
+    assert r.status == "ok", r.traceback
+    assert str(tmp_path / "data") in (tmp_path / "paths.log").read_text()
+
+
+@pytest.mark.slow
 def test_a_failing_cell_is_reported_with_its_index_and_traceback_and_ends_the_notebook(tmp_path):
     nb = notebook(tmp_path / "bad.ipynb", "a = 1", "def f():\n    return 1 / 0\n\nf()", "print('after')")
     r = nbrun.run(nb, log=tmp_path / "bad.log", budget=60)
