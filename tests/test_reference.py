@@ -36,3 +36,19 @@ def test_save_writes_atomically_with_environment(monkeypatch, tmp_path):
     assert json.loads(p.read_text()) == {"name": "demo", "environment": {"device": "NVIDIA T4"},
                                         "results": {"t": [1.0]}}
     assert [q.name for q in tmp_path.iterdir()] == ["demo.json"]
+
+
+def test_record_writes_into_the_reference_dir_setting(monkeypatch, tmp_path):
+    monkeypatch.setattr(reference, "environment", lambda: {"device": "NVIDIA H100"})
+    monkeypatch.setenv(reference.RECORD_ENV, "1")
+    monkeypatch.setenv(reference.DIR_ENV, str(tmp_path))
+    assert reference.record("demo", {"t": 1}) == tmp_path / "demo.json"
+    assert [q.name for q in tmp_path.iterdir()] == ["demo.json"]
+    assert reference.load("demo") is None                   # load keeps reading the package's own results
+
+
+def test_the_commit_can_be_named_where_the_checkout_has_no_git(monkeypatch):
+    monkeypatch.setenv(reference.COMMIT_ENV, "0123abc")
+    assert reference._commit() == "0123abc"
+    monkeypatch.delenv(reference.COMMIT_ENV)
+    assert reference._commit() != "0123abc"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORD_ENV = "GPUVIZ_RECORD_REFERENCE"
+DIR_ENV = "GPUVIZ_REFERENCE_DIR"      # where `record` writes (scripts/gpu-reference sets it); `load` reads HERE
+COMMIT_ENV = "GPUVIZ_COMMIT"          # the commit measured, for a checkout copied without .git
 
 
 def _version(dist: str) -> str | None:
@@ -26,6 +28,9 @@ def _version(dist: str) -> str | None:
 
 
 def _commit() -> str | None:
+    """The checkout's commit; $GPUVIZ_COMMIT where the files were copied without their .git."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
@@ -83,9 +88,10 @@ def save(name: str, results, directory: Path | None = None) -> Path:
 
 
 def record(name: str, results) -> Path | None:
-    """`save` when GPUVIZ_RECORD_REFERENCE=1 (set by whoever runs the course on a GPU to record it)."""
+    """`save` when GPUVIZ_RECORD_REFERENCE=1 (set by whoever runs the course on a GPU to record it),
+    into $GPUVIZ_REFERENCE_DIR if set, else beside this file."""
     if os.environ.get(RECORD_ENV) == "1":
-        return save(name, results)
+        return save(name, results, os.environ.get(DIR_ENV) or None)
     return None
 
 
