@@ -771,6 +771,8 @@ def main(argv=None) -> int:
         p.error("give a kernel log, --ladder, or both")
     if a.notebooks and not a.log:
         p.error("--notebooks needs the kernel log recorded from them")
+    if a.ladder and any(cc not in _launch_limits() for cc in ccs):
+        p.error(f"--ladder knows the SM limits of {', '.join(f'{x}.{y}' for x, y in _launch_limits())} only")
     if a.log and not os.path.exists(a.log):
         print(f"compile-check: no kernel log at {a.log}; run the notebooks with {ENV}={a.log} first",
               file=sys.stderr)
@@ -795,9 +797,6 @@ def main(argv=None) -> int:
         print(f"compile-check: {len(results) - len(bad)} passed, {len(bad)} failed")
         failed += len(bad)
     if a.ladder:
-        unknown = [cc for cc in ccs if cc not in _launch_limits()]
-        if unknown:
-            p.error(f"--ladder knows the SM limits of {', '.join(f'{x}.{y}' for x, y in _launch_limits())} only")
         rows = check_ladder(ccs)
         print("gpuviz bench kernels, as launched (float32 C-contiguous A, B, C); registers per thread "
               "from ptxas:")
