@@ -552,8 +552,14 @@ def _is_kernel_decorator(d) -> bool:
 
 
 def _same_source(a: str, b: str) -> bool:
-    norm = lambda s: [ln.rstrip() for ln in textwrap.dedent(s).strip().splitlines()]  # noqa: E731
-    return norm(a) == norm(b)
+    """The same code, comments and layout aside (inspect.getsource keeps trailing comments, ast does not)."""
+    def code(s):
+        try:
+            return ast.dump(ast.parse(textwrap.dedent(s)))
+        except SyntaxError:
+            return None
+
+    return code(a) is not None and code(a) == code(b)
 
 
 def check_notebooks(log, notebooks) -> list[Result]:
