@@ -426,3 +426,20 @@ def test_cli_ladder_table():
     (rb2,) = [ln.split() for ln in lines if " regblock2d " in ln]
     assert rb2[:2] == ["ok", "regblock2d"] and rb2[2] == "sm_90" and int(rb2[3]) <= 128 and rb2[7:9] == ["2", "25%"]
     assert lines[-1] == "compile-check --ladder: 7 passed, 0 failed"
+
+
+def test_launch_bounds_are_recorded_and_compiled(tmp_path):
+    """A kernel recorded on a GPU keeps its launch bounds, which change its registers (not its result)."""
+    from numba import cuda
+
+    from gpuviz import matmul_kernels as mk
+
+    log = tmp_path / "log.jsonl"
+    bounded = cuda.jit(launch_bounds=(mk.NT2, 2))(mk.matmul_regblock2d.py_func)
+    a = np.zeros((4, 4), np.float32)
+    compilecheck.record(bounded, (a, a, a), path=str(log))
+    (rec,) = _records(log)
+    assert rec["options"]["launch_bounds"] == [mk.NT2, 2]
+    ptx = compilecheck.compile_record(rec, (9, 0))
+    assert f".maxntid {mk.NT2}" in ptx and ".minnctapersm 2" in ptx
+    assert compilecheck.resources(ptx, (9, 0)).registers <= 128
