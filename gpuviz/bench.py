@@ -14,7 +14,7 @@ repeated until the spread is small (median and interquartile range kept); cuBLAS
 `--quick` checks correctness only: it runs every kernel under `gpuviz.trace` (on the CPU, thread by
 thread; races and bad indices are reported) on sizes that are not multiples of any tile, compares
 with NumPy, and, where Numba's real CUDA target is loaded, compiles each kernel to PTX for sm_75
-and sm_90.
+and sm_90 and reports its registers, spills and blocks per SM (`gpuviz.compilecheck.check_ladder`).
 """
 from __future__ import annotations
 
@@ -38,6 +38,37 @@ class Refused(RuntimeError):
 
 def _say(msg=""):
     print(msg, flush=True)
+
+
+# ---- which part of C a full run checks -----------------------------------------------------------------
+
+def check_indices(n: int, stripe: int | None = None) -> np.ndarray:
+    """Rows (and the same columns) of an n x n product that a full run checks against float64.
+
+    One index in every `stripe` (default: the smallest side of any ladder kernel's tile, so that every
+    block row and block column of every kernel is checked), at an offset in the stripe that steps by
+    5 each time (so every position within a tile comes up too), plus the last row."""
+    from gpuviz import matmul_kernels as mk
+
+    stripe = stripe or min(min(r.tile) for r in mk.LADDER)
+    starts = np.arange(0, n, stripe)
+    idx = starts + (np.arange(len(starts)) * 5) % stripe
+    return np.unique(np.append(idx[idx < n], n - 1))
+
+
+def sampled_error(A, B):
+    """`rel_err(C)`: the relative Frobenius error of C against A @ B in float64, on the rows and columns
+    `check_indices` picks (torch tensors, on any device; the exact product of those is computed once)."""
+    import torch
+
+    rows = torch.as_tensor(check_indices(A.shape[0]), device=A.device)
+    cols = torch.as_tensor(check_indices(B.shape[1]), device=B.device)
+    exact = A[rows].double() @ B[:, cols].double()
+
+    def rel_err(C):
+        return float(torch.linalg.norm(C[rows][:, cols].double() - exact) / torch.linalg.norm(exact))
+
+    return rel_err
 
 
 # ---- quick: correctness on the CPU -------------------------------------------------------------------
@@ -84,22 +115,19 @@ def _real_target() -> bool:
     return getattr(cuda, "compile_ptx", None) is not None
 
 
-def _compile_all(ccs=((7, 5), (9, 0))) -> bool:
-    from numba import cuda, types
+def _compile_all() -> bool:
+    """Every kernel compiled to PTX and assembled by ptxas for sm_75 and sm_90: registers, spills and
+    blocks per SM, as `gpuviz compile-check --ladder` prints them."""
+    from gpuviz import compilecheck
 
-    from gpuviz import matmul_kernels as mk
-
-    sig = (types.float32[:, ::1],) * 3
-    ok = True
-    for r in mk.LADDER:
-        for cc in ccs:
-            try:
-                cuda.compile_ptx(r.kernel.py_func, sig, cc=cc)
-            except Exception as e:  # noqa: BLE001
-                ok = False
-                _say(f"  FAIL {r.name} does not compile for sm_{cc[0]}{cc[1]}: {type(e).__name__}: {e}")
+    rows = compilecheck.check_ladder()
+    _say("  compiled for sm_75 and sm_90 (registers per thread from ptxas; no GPU needed):")
+    _say("  " + compilecheck.LADDER_HEADER)
+    for row in rows:
+        _say("  " + row.line().replace("\n", "\n  "))
+    ok = all(row.ok for row in rows)
     if ok:
-        _say(f"  every kernel compiles to PTX for {', '.join(f'sm_{a}{b}' for a, b in ccs)}")
+        _say("  every kernel compiles to PTX for sm_75, sm_90, without spills")
     return ok
 
 
@@ -137,24 +165,20 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
 
     torch.backends.cuda.matmul.allow_tf32 = False
     rungs = [r for r in mk.LADDER if kernels is None or r.name in kernels]
-    rows = []
+    out = []
     gen = torch.Generator(device="cuda").manual_seed(0)
     for n in sizes:
         A = torch.rand(n, n, device="cuda", generator=gen) - 0.5
         B = torch.rand(n, n, device="cuda", generator=gen) - 0.5
         flops = mk.matmul_flops(n, n, n)
         ref = torch.matmul(A, B)
-        sample = slice(0, min(n, 64))
-        exact = A[sample].double() @ B.double()
-
-        def rel_err(C):
-            return float(torch.linalg.norm(C[sample].double() - exact) / torch.linalg.norm(exact))
+        rel_err = sampled_error(A, B)
 
         cub = benchmark(torch.matmul, A, B, device="torch", label="cuBLAS", size=n, flops=flops,
                         min_repeats=repeats, max_time=max_time)
-        rows.append(_row(n, "cublas", "cuBLAS (torch.matmul, FP32, TF32 off)", cub, cub.median, rel_err(ref),
-                         4 * 3 * n * n))
-        _say(_fmt(rows[-1]))
+        out.append(_row(n, "cublas", "cuBLAS (torch.matmul, FP32, TF32 off)", cub, cub.median, rel_err(ref),
+                        4 * 3 * n * n))
+        _say(_fmt(out[-1]))
         dA, dB = cuda.as_cuda_array(A), cuda.as_cuda_array(B)
         for r in rungs:
             C = torch.zeros(n, n, device="cuda")
@@ -166,9 +190,9 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
                 raise RuntimeError(f"{r.name} is wrong at n={n}: relative error {err:.2e} against float64")
             t = benchmark(r.launch, dA, dB, dC, device="numba", label=r.label, size=n, flops=flops,
                           min_repeats=repeats, max_time=max_time)
-            rows.append(_row(n, r.name, r.label, t, cub.median, err, r.requested_bytes(n, n, n)))
-            _say(_fmt(rows[-1]))
-        del A, B, ref, dA, dB
+            out.append(_row(n, r.name, r.label, t, cub.median, err, r.requested_bytes(n, n, n)))
+            _say(_fmt(out[-1]))
+        del A, B, ref, dA, dB, rel_err
         torch.cuda.empty_cache()
     roofs = {}
     try:
@@ -176,13 +200,14 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
         roofs["sgemm_gflops"] = measure_sgemm().value
     except Exception as e:  # noqa: BLE001 the ladder is still worth keeping
         roofs["error"] = f"{type(e).__name__}: {e}"
-    return {"sizes": list(sizes), "rows": rows, "roofs": roofs, "summary": summarize(rows),
+    return {"sizes": list(sizes), "rows": out, "roofs": roofs, "summary": summarize(out),
             "kernels": {r.name: r.label for r in rungs}, "method": {
                 "timer": "CUDA events around batched launches, after one warm-up launch (gpuviz.timing.benchmark)",
                 "repeats": f"at least {repeats} samples, until the interquartile spread is under 5 % or "
                            f"{max_time} s", "statistic": "median seconds per call",
                 "inputs": "uniform(-0.5, 0.5) float32, C-contiguous, n x n",
-                "check": "relative Frobenius error of the first 64 rows against float64 < 1e-5"}}
+                "check": "relative Frobenius error against float64 < 1e-5, on the rows x columns "
+                         "bench.check_indices(n) picks: at least one in every block row and column"}}
 
 
 def _row(n, name, label, t, cublas_s, err, requested):

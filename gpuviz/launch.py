@@ -1,13 +1,19 @@
-"""Launch configurations: normalize them and reject what a real GPU would reject.
+"""Launch configurations: normalize them, reject what a real GPU would reject, and say how many
+blocks fit on one streaming multiprocessor.
 
 The CUDA simulator runs a 2000-thread block without complaint; every GPU refuses it.
 `validate` gives the same clear error in both modes, naming the limit and the value.
+`occupancy` is the arithmetic of NVIDIA's occupancy calculator (cuda_occupancy.h): from a kernel's
+registers per thread (ptxas, see gpuviz.compilecheck), threads per block and shared memory, the
+blocks resident per SM on a given compute capability, and which resource limits them.
 """
 from __future__ import annotations
 
 import ast
 import inspect
+import math
 import textwrap
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +21,63 @@ MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK_DIM = (1024, 1024, 64)
 MAX_GRID_DIM = (2**31 - 1, 65535, 65535)
 MAX_STATIC_SHARED_BYTES = 48 * 1024
+WARP_SIZE = 32
+
+
+@dataclass(frozen=True)
+class SMLimits:
+    """What one streaming multiprocessor holds at once (CUDA C++ Programming Guide, table of technical
+    specifications per compute capability; granularities as in cuda_occupancy.h)."""
+    max_warps: int
+    max_blocks: int
+    shared_bytes: int                    # the largest shared-memory carveout per SM
+    shared_reserved_per_block: int       # shared memory the system keeps for every block (cc 8.0 and later)
+    shared_granularity: int              # shared memory is given to a block in units of this many bytes
+    registers: int = 64 * 1024           # 32-bit registers per SM
+    registers_per_thread: int = 255      # the most one thread can have
+    register_granularity: int = 256      # registers are given to a warp in units of this many
+    sub_partitions: int = 4              # the register file is split between 4 schedulers
+
+
+SM_LIMITS = {
+    (7, 5): SMLimits(max_warps=32, max_blocks=16, shared_bytes=64 * 1024, shared_reserved_per_block=0,
+                     shared_granularity=256),     # Turing: Colab's T4
+    (9, 0): SMLimits(max_warps=64, max_blocks=32, shared_bytes=228 * 1024, shared_reserved_per_block=1024,
+                     shared_granularity=128),     # Hopper: H100, H200
+}
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """Blocks of one kernel resident on one SM, the resource that limits them, and the warps that gives."""
+    blocks: int
+    limiter: str             # 'registers', 'warps', 'blocks' or 'shared memory'
+    warps: int               # resident warps per SM
+    fraction: float          # warps / the SM's maximum: the theoretical occupancy
+
+
+def occupancy(registers_per_thread: int, threads_per_block: int, shared_bytes: int = 0, cc=(9, 0)) -> Occupancy:
+    """Theoretical occupancy of a kernel on compute capability `cc` (a key of SM_LIMITS).
+
+    Registers are allocated per warp, rounded up to `register_granularity`, and each of the SM's
+    sub-partitions holds whole warps; shared memory per block is rounded up to `shared_granularity`
+    after adding what the system reserves. A block that cannot fit at all gives 0 blocks."""
+    lim = SM_LIMITS[tuple(cc)]
+    warps_per_block = math.ceil(threads_per_block / WARP_SIZE)
+    by = {"warps": lim.max_warps // warps_per_block, "blocks": lim.max_blocks}
+    if registers_per_thread > lim.registers_per_thread:
+        by["registers"] = 0
+    elif registers_per_thread > 0:
+        per_warp = math.ceil(registers_per_thread * WARP_SIZE / lim.register_granularity) * lim.register_granularity
+        warps_per_partition = lim.registers // lim.sub_partitions // per_warp
+        by["registers"] = warps_per_partition * lim.sub_partitions // warps_per_block
+    shared = shared_bytes + lim.shared_reserved_per_block
+    if shared > 0:
+        shared = math.ceil(shared / lim.shared_granularity) * lim.shared_granularity
+        by["shared memory"] = lim.shared_bytes // shared
+    limiter = min(by, key=by.get)        # on a tie the first: the SM's own warp and block limits
+    blocks = by[limiter]
+    return Occupancy(blocks, limiter, blocks * warps_per_block, blocks * warps_per_block / lim.max_warps)
 
 
 class LaunchError(ValueError):

@@ -140,9 +140,23 @@ PAD2 = 4                                    # the A tile is stored transposed; p
 SA_COLS2 = BM2 + PAD2                       # (Numba wants shapes as plain constants, not expressions)
 LOADS_A2 = BM2 * BK2 // NT2                 # elements of each tile every thread loads per step (4)
 LOADS_B2 = BK2 * BN2 // NT2
+# The 64 sums of its 8x8 tile take ptxas to about 147 registers per thread, and then only one block of
+# 256 threads fits on an SM: while it waits for global memory, nothing else runs. Launch bounds make
+# ptxas fit two blocks (at most 128 registers) with no spill to local memory; `gpuviz compile-check
+# --ladder` reports registers and blocks per SM, and fails if this kernel falls below MIN_BLOCKS2.
+MIN_BLOCKS2 = 2
 
 
-@cuda.jit
+def jit_launch_bounds(threads: int, min_blocks: int):
+    """`@cuda.jit(launch_bounds=(threads, min_blocks))`: ptxas limits registers per thread so that
+    `min_blocks` blocks of `threads` threads fit on one SM. The simulator's `cuda.jit` has no such
+    option (nor registers): there it is plain `@cuda.jit`."""
+    if getattr(cuda, "compile_ptx", None) is None:
+        return cuda.jit
+    return cuda.jit(launch_bounds=(threads, min_blocks))
+
+
+@jit_launch_bounds(NT2, MIN_BLOCKS2)
 def matmul_regblock2d(A, B, C):
     sA = cuda.shared.array((BK2, SA_COLS2), float32)   # transposed: sA[k, m] = A[row0 + m, k0 + k]
     sB = cuda.shared.array((BK2, BN2), float32)
@@ -207,6 +221,7 @@ class Rung:
     x_rows: bool = False
     reuse: tuple = (1, 1)
     float64: bool = False
+    min_blocks_per_sm: int = 1   # what its registers and shared memory must allow on sm_75 and sm_90
 
     def grid(self, M: int, N: int) -> tuple:
         gm, gn = math.ceil(M / self.tile[0]), math.ceil(N / self.tile[1])
@@ -234,7 +249,7 @@ LADDER = [
     Rung("regblock1d", f"1D register blocking ({TM} per thread)", matmul_regblock1d, (BN, BM // TM), (BM, BN),
          reuse=(BM, BN)),
     Rung("regblock2d", f"2D register blocking ({TM2}x{TN2} per thread)", matmul_regblock2d, (TX2, TY2),
-         (BM2, BN2), reuse=(BM2, BN2)),
+         (BM2, BN2), reuse=(BM2, BN2), min_blocks_per_sm=MIN_BLOCKS2),
 ]
 RUNGS = {r.name: r for r in LADDER}
 
@@ -243,17 +258,25 @@ def matmul_flops(M: int, N: int, K: int) -> int:
     return 2 * M * N * K
 
 
+def signature():
+    """The argument types every ladder kernel is launched with: three C-contiguous float32 matrices."""
+    from numba import types
+
+    return (types.float32[:, ::1],) * 3
+
+
 def ptx(name: str, cc=(7, 5)) -> str:
-    """The PTX (GPU assembly) Numba generates for ladder kernel `name`. Under the simulator, which cannot
-    compile, it is compiled in a fresh process without the simulator (needs numba-cuda's NVVM)."""
+    """The PTX (GPU assembly) Numba generates for ladder kernel `name`, with its launch bounds. Under the
+    simulator, which cannot compile, it is compiled in a fresh process without the simulator (needs
+    numba-cuda's NVVM)."""
     import os
     import subprocess
     import sys
 
     if getattr(cuda, "compile_ptx", None) is not None:
-        from numba import types
-
-        return cuda.compile_ptx(RUNGS[name].kernel.py_func, (types.float32[:, ::1],) * 3, cc=cc)[0]
+        kernel = RUNGS[name].kernel
+        bounds = kernel.targetoptions.get("launch_bounds")
+        return cuda.compile_ptx(kernel.py_func, signature(), cc=cc, launch_bounds=bounds)[0]
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     code = f"import sys; from gpuviz import matmul_kernels as mk; sys.stdout.write(mk.ptx({name!r}, {tuple(cc)!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

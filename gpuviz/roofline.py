@@ -295,19 +295,24 @@ def measure_sgemm(n: int = 8192) -> Roof:
                 torch.cuda.get_device_name())
 
 
-_NAME_RULES = (("H200", r"H200"), ("H100 PCIe", r"H100.*PCIE"), ("H100 SXM", r"H100"),
-               (None, r"A100.*PCIE"), ("A100 80GB", r"A100.*80"), ("A100 40GB", r"A100"), ("V100 SXM2", r"V100"), ("T4", r"\bT4\b"),
-               ("L4", r"\bL4\b"), ("A10", r"\bA10\b"), ("RTX 3090", r"3090"), ("RTX 4090", r"4090"),
-               ("MI100", r"MI100"))
+# The names drivers report (torch.cuda.get_device_name(), nvidia-smi), matched whole: a near miss is
+# another product (the H100 NVL is not the H100 SXM, the GH200 not the H200, the A100 PCIe not the SXM).
+DEVICE_NAMES = {
+    "Tesla T4": "T4", "NVIDIA L4": "L4", "NVIDIA A10": "A10", "Tesla V100-SXM2-32GB": "V100 SXM2",
+    "NVIDIA A100-SXM4-40GB": "A100 40GB", "NVIDIA A100-SXM4-80GB": "A100 80GB",
+    "NVIDIA H100 80GB HBM3": "H100 SXM", "NVIDIA H100 PCIe": "H100 PCIe", "NVIDIA H200": "H200",
+    "NVIDIA GeForce RTX 3090": "RTX 3090", "NVIDIA GeForce RTX 4090": "RTX 4090", "AMD Instinct MI100": "MI100",
+}
 
 
 def spec_for(device_name: str) -> Spec | None:
     """The SPECS row for a device name as the driver reports it ('NVIDIA A100-SXM4-80GB', 'Tesla T4'),
-    or None for a GPU not in the table."""
-    import re
+    or for a row's own name; None for any other GPU. Case and spacing are ignored, nothing else."""
+    def norm(name):
+        return " ".join(str(name).split()).upper()
 
-    name = device_name.upper()
-    for key, pattern in _NAME_RULES:
-        if re.search(pattern, name):
-            return SPECS[key] if key else None    # e.g. the A100 PCIe: not in the table
+    want = norm(device_name)
+    for name, key in [*DEVICE_NAMES.items(), *((s.name, k) for k, s in SPECS.items())]:
+        if norm(name) == want:
+            return SPECS[key]
     return None

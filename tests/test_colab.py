@@ -1,7 +1,8 @@
 """The course on Google Colab, simulated here: Colab's ipywidgets 7.7.1 and its bootstrap cell, for real.
 
 A second virtual environment (.venv-colab/, gitignored; GPUVIZ_COLAB_VENV moves it) is pinned to what
-Colab ships: ipywidgets 7.7.1, notebook 6.5, ipykernel 6.17, numba 0.61, numba-cuda 0.22. Its torch is
+Colab ships: ipywidgets 7.7.1, notebook 6.5, ipykernel 6.17, numba 0.61, numba-cuda 0.22 with CUDA 12's
+NVVM and nvJitLink (Colab has them from its CUDA 12 toolkit; here the [cu12] wheels). Its torch is
 the one this test runs with (Colab's CUDA build has no wheel here), linked in rather than installed
 again: torch and the dependencies the environment lacks are symlinked into .venv-colab/host-torch/,
 which a .pth file puts on sys.path after the environment's own packages, so pip and Python both see
@@ -11,7 +12,9 @@ an installed torch. It is built once (about 45 s) and reused while its spec is u
 - the Colab bootstrap cell (gpuviz.conventions.BOOTSTRAP), with a `google.colab` module present, really
   installs gpuviz, from a temporary git clone of this working tree instead of GitHub, and leaves
   torch, ipywidgets, numba, numba-cuda, numpy and matplotlib exactly as they were (versions, files,
-  file times); the installed gpuviz then imports, and `gpuviz doctor` recognizes Colab without a GPU.
+  file times); the installed gpuviz then imports, and `gpuviz doctor` recognizes Colab without a GPU;
+- kernels recorded in a simulator run there, and the ladder of `gpuviz bench`, compile with Colab's
+  toolchain for sm_75 and sm_90 (`gpuviz compile-check LOG --ladder`), registers counted by its ptxas.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from gpuviz import conventions
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("GPUVIZ_COLAB_VENV", ROOT / ".venv-colab"))
 PY = VENV / "bin" / "python"
-SPEC = ["ipywidgets==7.7.1", "notebook==6.5.*", "ipykernel==6.17.1", "numba==0.61.*", "numba-cuda==0.22.*",
+SPEC = ["ipywidgets==7.7.1", "notebook==6.5.*", "ipykernel==6.17.1", "numba==0.61.*", "numba-cuda[cu12]==0.22.*",
         "numpy", "matplotlib", "tqdm", "pooch"]
 UNTOUCHED = ["torch", "ipywidgets", "numba", "numba-cuda", "numpy", "matplotlib", "widgetsnbextension",
              "ipykernel"]
@@ -165,3 +168,39 @@ def test_bootstrap_cell_installs_gpuviz_and_touches_nothing_else(colab_venv, tmp
     assert lines.get("ipywidgets") == "7.7.1" and lines.get("torch") == before["torch"]["version"], report
     assert lines.get("Colab") == "yes" and "Change runtime type" in report, report
     assert "OK: the course can run here." in report
+
+
+RECORD = """
+import importlib.util, sys
+import numpy as np
+from numba import cuda
+from gpuviz.compilecheck import record
+
+spec = importlib.util.spec_from_file_location("kernels", sys.argv[1])
+k = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(k)
+a = np.arange(16, dtype=np.float32).reshape(4, 4)
+for kernel, grid, block, args in ((k.tiled_copy, 1, (4, 4), (a, np.zeros_like(a), np.float32(2))),
+                                  (k.make_scale(3), 1, 8, (np.ones(8, np.float32), 8))):
+    record(kernel, args)                 # what gpuviz's launch hook does under GPUVIZ_KERNEL_LOG
+    kernel[grid, block](*args)
+assert cuda.compile_ptx is None          # the simulator ran them
+"""
+
+
+def test_kernels_and_the_ladder_compile_with_colabs_toolchain(colab_venv, tmp_path):
+    """numba-cuda 0.22 and CUDA 12's NVVM: what a simulator run records there compiles for sm_75 and sm_90,
+    and the bench ladder too, with its register counts from CUDA 12's ptxas."""
+    log = tmp_path / "kernels.jsonl"
+    _run([PY, "-c", RECORD, str(ROOT / "tests" / "compilecheck_fixtures" / "kernels.py")],
+         PYTHONPATH=str(ROOT), NUMBA_ENABLE_CUDASIM="1", GPUVIZ_KERNEL_LOG=str(log))
+    out = _run([PY, "-m", "gpuviz", "compile-check", str(log), "--ladder"], timeout=900, PYTHONPATH=str(ROOT))
+    lines = out.splitlines()
+    assert lines[0].startswith("compile-check: numba-cuda 0.22.") and "NVVM of CUDA 12." in lines[0], out
+    for name in ("tiled_copy", "scale"):
+        for sm in ("sm_75", "sm_90"):
+            assert any(ln.startswith(f"ok     {sm}  {name}(") for ln in lines), out
+    assert "compile-check: 4 passed, 0 failed" in lines, out
+    rb2 = [ln.split() for ln in lines if " regblock2d " in ln]
+    assert [r[2] for r in rb2] == ["sm_75", "sm_90"] and all(r[0] == "ok" and r[7] == "2" for r in rb2), out
+    assert lines[-1] == "compile-check --ladder: 14 passed, 0 failed", out

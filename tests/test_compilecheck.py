@@ -215,6 +215,7 @@ def test_kernels_defined_in_a_notebook_are_recorded_with_their_source(tmp_path, 
     monkeypatch.setenv(compilecheck.ENV, str(log))
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
                             ).execute()
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM")  # Numba re-reads it when it compiles, here too
     (rec,) = _records(log)
     assert rec["errors"] == [] and rec["name"] == "add_one"
     assert rec["source"].startswith("@cuda.jit\ndef add_one(a):")
@@ -222,3 +223,223 @@ def test_kernels_defined_in_a_notebook_are_recorded_with_their_source(tmp_path, 
     assert rec["namespace"]["N"]["repr"] == "8"
     results = compilecheck.check_log(log, [(7, 5)])
     assert [(r.name, r.ok) for r in results] == [("add_one", True)], [r.line() for r in results]
+
+
+# ---- kernels a notebook defines but launches only on a GPU -------------------------------------------
+
+GPU_ONLY_CELLS = ["""
+import numpy as np
+from numba import cuda
+import gpuviz as gv
+gv.setup()
+""", """
+@cuda.jit(device=True)
+def twice(v):                      # a device function: compiled through the kernels that call it
+    return 2 * v
+
+@cuda.jit
+def everywhere(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = twice(a[i])
+
+x = np.ones(4, np.float32)
+everywhere[1, 4](x)
+""", """
+%time y = 1
+if gv.on_gpu():
+    @cuda.jit
+    def gpu_only(a):               # defined and launched only on a GPU: the simulator never sees it
+        a[cuda.grid(1)] = 0
+    gpu_only[1, 4](x)
+
+def make():
+    @cuda.jit(fastmath=True)
+    def in_a_function(a):
+        a[0] = 3
+    return in_a_function
+""", """
+make()[1, 1](x)
+"""]
+
+
+def _run_notebook(cells, path, log, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(nb, str(path))
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")  # the notebook's kernel process inherits these
+    monkeypatch.setenv("GPUVIZ_OFFLINE", "1")
+    monkeypatch.setenv(compilecheck.ENV, str(log))
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM")  # Numba re-reads it when it compiles, here too
+
+
+def test_notebook_kernels_are_found_wherever_they_are_defined(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    path = tmp_path / "gpu_only.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in GPU_ONLY_CELLS]),
+                   str(path))
+    found = compilecheck.notebook_kernels([tmp_path])
+    assert [(name, where) for name, _, where in found] == [
+        ("everywhere", f"{path}, cell 2"), ("gpu_only", f"{path}, cell 3"), ("in_a_function", f"{path}, cell 3")]
+    assert found[1][1].startswith("    @cuda.jit\n    def gpu_only(a):") and found[1][1].endswith("= 0")
+
+
+def test_a_kernel_launched_only_on_a_gpu_fails_the_check(tmp_path, monkeypatch):
+    """The class of defect: a kernel behind `if gv.on_gpu():` is never recorded in the simulator."""
+    path, log = tmp_path / "gpu_only.ipynb", tmp_path / "kernels.jsonl"
+    _run_notebook(GPU_ONLY_CELLS, path, log, monkeypatch)
+    assert sorted(r["name"] for r in _records(log)) == ["everywhere", "in_a_function"]
+
+    (missing,) = compilecheck.check_notebooks(log, [path])
+    assert (missing.name, missing.origin, missing.ok) == ("gpu_only", f"{path}, cell 3", False)
+    assert "never launched while the kernel log was written" in missing.message
+    assert "give it a small launch in simulator mode too" in missing.message
+
+    cli = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", str(log), "--notebooks", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    lines = cli.stdout.splitlines()
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert f"FAILED -      gpu_only(never launched)  [{path}, cell 3]" in lines, cli.stdout
+    assert sum(ln.startswith("ok     sm_") for ln in lines) == 4, cli.stdout   # the two recorded, twice
+    assert lines[-1] == "compile-check: 4 passed, 1 failed", cli.stdout
+
+    # Given a launch in the simulator too, it is recorded, and the check passes.
+    cells = GPU_ONLY_CELLS[:2] + [GPU_ONLY_CELLS[2].replace("if gv.on_gpu():", "if True:")] + GPU_ONLY_CELLS[3:]
+    _run_notebook(cells, path, log, monkeypatch)
+    assert compilecheck.check_notebooks(log, [path]) == []
+
+
+def test_a_changed_kernel_needs_its_own_record(tmp_path, monkeypatch):
+    """Records match by name and source: the student version of a kernel is not the solution's."""
+    path, log = tmp_path / "nb.ipynb", tmp_path / "kernels.jsonl"
+    cells = GPU_ONLY_CELLS[:2]
+    _run_notebook(cells, path, log, monkeypatch)
+    assert compilecheck.check_notebooks(log, [path]) == []
+    nbformat = pytest.importorskip("nbformat")
+    changed = [cells[0], cells[1].replace("a[i] = twice(a[i])", "a[i] = twice(a[i]) + 1")]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in changed]), str(path))
+    assert [r.name for r in compilecheck.check_notebooks(log, [path])] == ["everywhere"]
+
+
+def test_cli_needs_a_log_or_the_ladder(capsys):
+    with pytest.raises(SystemExit):
+        compilecheck.main([])
+    assert "give a kernel log, --ladder, or both" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compilecheck.main(["--ladder", "--notebooks", "x.ipynb"])
+    assert "--notebooks needs the kernel log" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compilecheck.main(["--ladder", "--cc", "8.0"])
+    assert "knows the SM limits of 7.5, 9.0 only" in capsys.readouterr().err
+
+
+# ---- registers, spills and occupancy -----------------------------------------------------------------
+
+PTXAS_SM75 = """ptxas info    : 0 bytes gmem
+ptxas info    : Compiling entry function '_Z6kernelPf' for 'sm_75'
+ptxas info    : Function properties for _Z6kernelPf
+ptxas         .     240 bytes stack frame, 384 bytes spill stores, 432 bytes spill loads
+ptxas info    : Used 80 registers, 8320 bytes smem, 568 bytes cmem[0]
+"""
+NVJITLINK_SM90 = """ptxas info    : Compiling entry function '_Z6kernelPf' for 'sm_90'
+ptxas info    : Function properties for _Z6kernelPf
+ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+ptxas info    : Used 147 registers, used 1 barriers
+info    : used 147 registers, used 1 barriers, 0 stack, 9344 bytes smem, 744 bytes cmem[0], 0 bytes lmem
+"""
+
+
+def test_parse_ptxas_reports():
+    assert compilecheck.parse_ptxas(PTXAS_SM75) == compilecheck.Resources(80, 384, 432, 240, 8320)
+    r = compilecheck.parse_ptxas(NVJITLINK_SM90)
+    assert (r.registers, r.spills, r.stack, r.shared) == (147, 0, 0, 9344)
+    with pytest.raises(ValueError, match="no register report"):
+        compilecheck.parse_ptxas("ptxas fatal   : Unsupported .version 9.5")
+
+
+@pytest.mark.parametrize("regs, threads, shared, cc, blocks, limiter, fraction", [
+    (147, 256, 8320, (9, 0), 1, "registers", 0.125),   # regblock2d without launch bounds: 4864 regs a warp
+    (128, 256, 8320, (9, 0), 2, "registers", 0.25),    # 4096 a warp: 4 warps in each of 4 sub-partitions
+    (128, 256, 8320, (7, 5), 2, "registers", 0.5),
+    (32, 256, 0, (9, 0), 8, "warps", 1.0),              # 64 warps of 32 registers fill both files exactly
+    (32, 256, 0, (7, 5), 4, "warps", 1.0),
+    (16, 32, 0, (9, 0), 32, "blocks", 0.5),             # 1-warp blocks: the 32-block limit comes first
+    (16, 32, 0, (7, 5), 16, "blocks", 0.5),
+    (40, 512, 4096, (9, 0), 3, "registers", 0.75),      # 1280 a warp: 12 per sub-partition, 48 warps
+    (32, 256, 48 * 1024, (7, 5), 1, "shared memory", 0.25),
+    (32, 256, 48 * 1024, (9, 0), 4, "shared memory", 0.5),   # 49 KiB with the reserved 1 KiB: 4 in 228 KiB
+    (255, 1024, 0, (9, 0), 0, "registers", 0.0),       # does not fit at all: a launch would fail
+    (256, 32, 0, (9, 0), 0, "registers", 0.0),         # over 255 registers per thread
+])
+def test_occupancy_arithmetic(regs, threads, shared, cc, blocks, limiter, fraction):
+    from gpuviz.launch import occupancy
+
+    o = occupancy(regs, threads, shared, cc)
+    assert (o.blocks, o.limiter, o.fraction) == (blocks, limiter, fraction)
+    assert o.warps == blocks * -(-threads // 32)
+
+
+def test_ladder_compiles_without_spills_and_regblock2d_fits_two_blocks():
+    rows = compilecheck.check_ladder(sizes=(256, 4096))
+    assert [r.line() for r in rows if not r.ok] == []
+    assert {(r.name, r.cc) for r in rows} == {(n, cc) for n in mk_names() for cc in BOTH}
+    for row in rows:
+        assert row.res.spills == 0 and row.res.registers <= 255, row.line()
+        if row.name == "regblock2d":
+            assert row.res.registers <= 128 and row.occ.blocks >= 2 and row.occ.limiter == "registers", row.line()
+            assert row.shared == 4 * 8 * (128 + 4) + 4 * 8 * 128
+
+
+def mk_names():
+    from gpuviz import matmul_kernels as mk
+
+    return [r.name for r in mk.LADDER]
+
+
+def test_ladder_check_fails_a_kernel_that_fits_one_block(monkeypatch):
+    """Without its launch bounds, regblock2d needs about 147 registers: one block per SM, caught here."""
+    import dataclasses
+
+    from numba import cuda
+
+    from gpuviz import matmul_kernels as mk
+
+    plain = dataclasses.replace(mk.RUNGS["regblock2d"], kernel=cuda.jit(mk.matmul_regblock2d.py_func))
+    monkeypatch.setattr(mk, "LADDER", [plain])
+    monkeypatch.setattr(mk, "RUNGS", {"regblock2d": plain})
+    rows = compilecheck.check_ladder(ccs=[(9, 0)])
+    (row,) = rows
+    assert not row.ok and row.res.registers > 128 and row.occ.blocks == 1, row.line()
+    assert "1 block(s) per SM, below the 2 its rung promises (registers limit it)" in row.message
+
+
+def test_cli_ladder_table():
+    p = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", "--ladder", "--cc", "9.0"],
+                       capture_output=True, text=True, timeout=300, check=False)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert lines[0].startswith("compile-check: numba-cuda ") and ", NVVM of CUDA " in lines[0]
+    assert lines[2] == compilecheck.LADDER_HEADER
+    (rb2,) = [ln.split() for ln in lines if " regblock2d " in ln]
+    assert rb2[:2] == ["ok", "regblock2d"] and rb2[2] == "sm_90" and int(rb2[3]) <= 128 and rb2[7:9] == ["2", "25%"]
+    assert lines[-1] == "compile-check --ladder: 7 passed, 0 failed"
+
+
+def test_launch_bounds_are_recorded_and_compiled(tmp_path):
+    """A kernel recorded on a GPU keeps its launch bounds, which change its registers (not its result)."""
+    from numba import cuda
+
+    from gpuviz import matmul_kernels as mk
+
+    log = tmp_path / "log.jsonl"
+    bounded = cuda.jit(launch_bounds=(mk.NT2, 2))(mk.matmul_regblock2d.py_func)
+    a = np.zeros((4, 4), np.float32)
+    compilecheck.record(bounded, (a, a, a), path=str(log))
+    (rec,) = _records(log)
+    assert rec["options"]["launch_bounds"] == [mk.NT2, 2]
+    ptx = compilecheck.compile_record(rec, (9, 0))
+    assert f".maxntid {mk.NT2}" in ptx and ".minnctapersm 2" in ptx
+    assert compilecheck.resources(ptx, (9, 0)).registers <= 128

@@ -51,7 +51,21 @@ def test_spec_for_device_names():
     assert rl.spec_for("NVIDIA H100 80GB HBM3") is rl.SPECS["H100 SXM"]
     assert rl.spec_for("NVIDIA H100 PCIe") is rl.SPECS["H100 PCIe"]
     assert rl.spec_for("NVIDIA A100-SXM4-40GB") is rl.SPECS["A100 40GB"]
-    assert rl.spec_for("NVIDIA L40S") is None and rl.spec_for("NVIDIA A100 80GB PCIe") is None
+    assert rl.spec_for("NVIDIA A100-SXM4-80GB") is rl.SPECS["A100 80GB"]
+    assert rl.spec_for("NVIDIA H200") is rl.SPECS["H200"]
+    assert rl.spec_for("nvidia  h100 80gb hbm3 ") is rl.SPECS["H100 SXM"]      # case and spacing only
+    for key, spec in rl.SPECS.items():
+        assert rl.spec_for(spec.name) is spec, key
+    assert set(rl.DEVICE_NAMES.values()) == set(rl.SPECS)                     # every row can be found
+
+
+@pytest.mark.parametrize("name", [
+    "NVIDIA H100 NVL", "NVIDIA GH200 480GB", "NVIDIA H200 NVL", "NVIDIA H100", "NVIDIA L40S", "NVIDIA A10G",
+    "NVIDIA A100 80GB PCIe", "NVIDIA A100-PCIE-40GB", "Tesla V100-PCIE-16GB", "NVIDIA GeForce RTX 3090 Ti",
+    "NVIDIA GeForce RTX 4090 D", "NVIDIA T4G", "AMD Instinct MI100X", "", "H100"])
+def test_spec_for_other_products_is_none(name):
+    """Another product with a similar name has other rates: no row rather than a wrong one."""
+    assert rl.spec_for(name) is None
 
 
 def test_roofline_figure():

@@ -38,6 +38,18 @@ def _commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _driver() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi; None where the tool is missing or fails (some
+    containers and ROCm machines have a GPU but no nvidia-smi)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines() if out.returncode == 0 else []
+    return lines[0].strip() if lines else None   # one line per GPU; they share the driver
+
+
 def environment() -> dict:
     """Where a measurement was taken. Requires a CUDA GPU visible to torch."""
     import torch
@@ -45,14 +57,12 @@ def environment() -> dict:
     if not torch.cuda.is_available():
         raise RuntimeError("reference results are measured on a real GPU only; torch sees none here")
     props = torch.cuda.get_device_properties(0)
-    driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                            capture_output=True, text=True).stdout.strip() or None
     return {
         "device": props.name,
         "compute_capability": f"{props.major}.{props.minor}",
         "sm_count": props.multi_processor_count,
         "memory_bytes": props.total_memory,
-        "driver": driver,
+        "driver": _driver(),
         "cuda": torch.version.cuda,
         "torch": torch.__version__,
         "numba": _version("numba"),
