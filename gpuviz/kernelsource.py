@@ -1,6 +1,8 @@
 """Make a learner's kernel runnable by the tracer: find its Python function, point its globals at the
 stand-in `cuda` module, and turn every `cuda.syncthreads()` into a `yield` so the scheduler can stop
-a thread at the barrier and run the others up to it (one thread at a time, no OS threads).
+a thread at the barrier and run the others up to it (one thread at a time, no OS threads). Warp
+shuffles (`cuda.shfl_down_sync` and its kin) yield the same way: a lane's value is only known once
+the lane it reads from has reached the same shuffle.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import types
 
 SYNC = {"syncthreads": "sync", "syncthreads_count": "count", "syncthreads_and": "and",
         "syncthreads_or": "or"}
+SHUFFLES = {"shfl_sync": "shfl_idx", "shfl_up_sync": "shfl_up", "shfl_down_sync": "shfl_down",
+            "shfl_xor_sync": "shfl_xor"}
 
 
 def python_function(kernel):
@@ -37,7 +41,8 @@ def _names(code) -> set[str]:
 
 
 class _Rewrite(ast.NodeTransformer):
-    """cuda.syncthreads_count(p) -> (yield ("count", line, p)); gen_device(x) -> (yield from gen_device(x))."""
+    """cuda.syncthreads_count(p) -> (yield ("count", line, p)); cuda.shfl_down_sync(m, v, d) ->
+    (yield ("shfl_down", line, (m, v, d))); gen_device(x) -> (yield from gen_device(x))."""
 
     def __init__(self, generators):
         self.generators = generators
@@ -50,6 +55,10 @@ class _Rewrite(ast.NodeTransformer):
             pred = node.args[0] if node.args else ast.Constant(None)
             return ast.copy_location(ast.Yield(ast.Tuple(
                 [ast.Constant(SYNC[name]), ast.Constant(node.lineno), pred], ast.Load())), node)
+        if name in SHUFFLES:
+            return ast.copy_location(ast.Yield(ast.Tuple(
+                [ast.Constant(SHUFFLES[name]), ast.Constant(node.lineno), ast.Tuple(node.args, ast.Load())],
+                ast.Load())), node)
         if isinstance(f, ast.Name) and f.id in self.generators:
             return ast.copy_location(ast.YieldFrom(node), node)
         return node
@@ -136,7 +145,7 @@ class KernelEnv:
                 if new in self._generators:
                     gen_callees.add(name)
         fn = pyfunc
-        if gen_callees or SYNC.keys() & _names(code):
+        if gen_callees or (SYNC.keys() | SHUFFLES.keys()) & _names(code):
             fn = _with_barriers(pyfunc, gen_callees)
             self._generators.add(fn)
         self._prepared[pyfunc] = fn

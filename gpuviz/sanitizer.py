@@ -26,7 +26,7 @@ def fmt_index(t) -> str:
 @dataclass
 class Problem:
     """One finding: what went wrong, where, who did it, and how to fix it."""
-    kind: str                 # race | out_of_bounds | negative_index | divergent_barrier
+    kind: str                 # race | out_of_bounds | negative_index | divergent_barrier | divergent_shuffle
     array: str | None
     index: tuple | None       # the index as the kernel wrote it
     block: tuple
@@ -243,6 +243,17 @@ class Memory:
             msg += "Give each element exactly one writer, or use cuda.atomic."
         self._record("race", buf, line, flat, lambda: Problem(
             "race", buf.name, tuple(int(i) for i in idx), b, t, (ob, ot), OPS[op], line, me[2], msg))
+
+    def divergent_shuffle(self, block, thread, source, line, interval):
+        """A lane reads, by a warp shuffle, a lane that is not at the same shuffle (finished, or elsewhere)."""
+        b, t = self.describe(block, thread)
+        _, u = self.describe(block, source)
+        msg = (f"in block {fmt_index(b)}, thread {fmt_index(t)} reads thread {fmt_index(u)}'s value with a warp "
+               f"shuffle on line {line}, but thread {fmt_index(u)} is not at that shuffle, so the value is "
+               f"undefined on a GPU. Every lane named in the mask must execute the same shuffle: move it out of "
+               f"the `if` (or give the mask only the lanes that take part).")
+        self._record("divergent_shuffle", None, line, None, lambda: Problem(
+            "divergent_shuffle", None, None, b, t, (b, u), "shuffle", line, interval, msg))
 
     def divergent_barrier(self, block, waiting, missing, line, other_line, interval):
         """Some threads of a block wait at a barrier that others skipped (or they wait at another one)."""

@@ -96,11 +96,30 @@ def _run_block_plain(fn, args, fake, mem, b, threads):
     return 0
 
 
+def _shuffle(arrived, mem, b, nthreads, interval) -> dict:
+    """Each lane's result of the warp shuffles it waits at: {thread: the value read}."""
+    out = {}
+    for t, (kind, line, (_mask, value, arg)) in arrived.items():
+        lane = t % launch.WARP_SIZE
+        src = {"shfl_down": lane + arg, "shfl_up": lane - arg, "shfl_xor": lane ^ arg,
+               "shfl_idx": arg % launch.WARP_SIZE}[kind]
+        s = t - lane + src
+        if not 0 <= src < launch.WARP_SIZE or s >= nthreads:   # past the warp's edge: the lane keeps its value
+            out[t] = value
+        elif s in arrived and arrived[s][1] == line:
+            out[t] = arrived[s][2][1]
+        else:
+            mem.divergent_shuffle(b, t, s, line, interval)
+            out[t] = value
+    return out
+
+
 def _run_block_barriers(fn, args, fake, mem, b, threads):
-    """Run each thread to its next barrier, then check that all threads met at the same one."""
+    """Run each thread to its next barrier, then check that all threads met at the same one. Warp
+    shuffles are met on the way: lanes at a shuffle get their values and run on; lanes at a barrier wait."""
     gens = [fn(*args) for _ in threads]
     sent = [None] * len(threads)
-    live, interval = list(range(len(threads))), 0
+    live, interval, waiting_at = list(range(len(threads))), 0, {}
     while live:
         arrived = {}
         for t in live:
@@ -110,6 +129,14 @@ def _run_block_barriers(fn, args, fake, mem, b, threads):
                 arrived[t] = gens[t].send(sent[t])
             except StopIteration:
                 pass
+        shuffles = {t: a for t, a in arrived.items() if a[0].startswith("shfl")}
+        waiting_at.update({t: a for t, a in arrived.items() if t not in shuffles})
+        if shuffles:                                   # not a barrier: no new interval
+            for t, value in _shuffle(shuffles, mem, b, len(threads), interval).items():
+                sent[t] = value
+            live = sorted(shuffles)
+            continue
+        arrived, waiting_at = waiting_at, {}
         if not arrived:
             break
         lines = {}

@@ -267,3 +267,57 @@ def test_shared_memory_starts_uninitialized_as_on_a_gpu():
     x, out = np.ones(5, np.float32), np.zeros(1, np.float32)
     trace(block_sum, 1, 8, x, out)
     assert np.isnan(out[0])
+
+
+# ---- warp shuffles: the simulator has none, the tracer runs them ------------------------------------
+
+@cuda.jit
+def warp_sum(x, out):
+    i = cuda.grid(1)
+    v = x[i] if i < x.size else np.float32(0.0)
+    offset = 16
+    while offset > 0:
+        v += cuda.shfl_down_sync(0xFFFFFFFF, v, offset)
+        offset //= 2
+    if cuda.threadIdx.x % 32 == 0:
+        cuda.atomic.add(out, 0, v)
+
+
+@cuda.jit
+def butterfly_max(x, out):
+    i = cuda.grid(1)
+    v = x[i]
+    for m in (16, 8, 4, 2, 1):
+        v = max(v, cuda.shfl_xor_sync(0xFFFFFFFF, v, m))    # every lane ends with the warp's maximum
+    out[i] = v
+
+
+@cuda.jit
+def shuffle_in_branch(x, out):
+    i = cuda.grid(1)
+    v = x[i]
+    if cuda.threadIdx.x < 16:                                  # bug: lanes 16..31 never reach the shuffle
+        v += cuda.shfl_down_sync(0xFFFFFFFF, v, 8)
+    out[i] = v
+
+
+def test_warp_shuffle_reduction_is_exact():
+    x = rng.random(300, dtype=np.float32)
+    out = np.zeros(1, np.float32)
+    t = trace(warp_sum, 3, 128, x, out)
+    assert not t.problems and np.isclose(out[0], x.sum(dtype=np.float64), rtol=1e-5)
+    assert t.per_array()["out"]["atomics"] == 3 * 128 // 32           # one atomic per warp
+
+
+def test_shuffle_xor_gives_every_lane_the_warp_result():
+    x = rng.random(64, dtype=np.float32)
+    out = np.zeros(64, np.float32)
+    trace(butterfly_max, 1, 64, x, out)
+    assert np.array_equal(out, np.repeat(x.reshape(2, 32).max(1), 32))
+
+
+def test_a_shuffle_some_lanes_skip_is_reported():
+    x = np.ones(32, np.float32)
+    p = only(trace(shuffle_in_branch, 1, 32, x, np.zeros(32, np.float32)), "divergent_shuffle")[0]
+    assert p.thread == (8,) and p.other[1] == (16,)
+    assert "thread 16 is not at that shuffle" in p.message and "mask" in p.message
