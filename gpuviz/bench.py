@@ -28,6 +28,7 @@ import numpy as np
 
 REFERENCE_NAME = "matmul_ladder"
 DEFAULT_SIZES = (256, 512, 1024, 2048, 4096)
+LAUNCH_BOUND = 3          # a kernel within 3x of an empty launch's time is timing launches, not arithmetic
 QUICK_SHAPES = ((1, 1, 1), (32, 32, 32), (45, 19, 70), (131, 9, 3))   # (M, K, N): ragged, several blocks
 TARGETS = {"best_vs_cublas_4096": 0.50, "coalesced_over_uncoalesced": 5.0}
 
@@ -161,10 +162,13 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
 
     from gpuviz import matmul_kernels as mk
     from gpuviz.roofline import measure_bandwidth, measure_sgemm
-    from gpuviz.timing import benchmark
+    from gpuviz.timing import benchmark, launch_overhead
 
     torch.backends.cuda.matmul.allow_tf32 = False
     rungs = [r for r in mk.LADDER if kernels is None or r.name in kernels]
+    launch = {k: t.median for k, t in launch_overhead().items()}   # small n time this, not the arithmetic
+    _say(f"an empty Numba launch costs {launch['numba'] * 1e6:.1f} µs, a one-element torch op "
+         f"{launch['torch'] * 1e6:.1f} µs: times within {LAUNCH_BOUND}x of these measure launches")
     out = []
     gen = torch.Generator(device="cuda").manual_seed(0)
     for n in sizes:
@@ -200,7 +204,10 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
         roofs["sgemm_gflops"] = measure_sgemm().value
     except Exception as e:  # noqa: BLE001 the ladder is still worth keeping
         roofs["error"] = f"{type(e).__name__}: {e}"
-    return {"sizes": list(sizes), "rows": out, "roofs": roofs, "summary": summarize(out),
+    for row in out:
+        row["launch_bound"] = row["median_s"] < LAUNCH_BOUND * launch["torch" if row["kernel"] == "cublas" else "numba"]
+    summary = summarize(out) | {"launch_overhead_s": launch}
+    return {"sizes": list(sizes), "rows": out, "roofs": roofs, "summary": summary, "launch_overhead_s": launch,
             "kernels": {r.name: r.label for r in rungs}, "method": {
                 "timer": "CUDA events around batched launches, after one warm-up launch (gpuviz.timing.benchmark)",
                 "repeats": f"at least {repeats} samples, until the interquartile spread is under 5 % or "
@@ -219,7 +226,7 @@ def _row(n, name, label, t, cublas_s, err, requested):
 
 def _fmt(row) -> str:
     return (f"n={row['n']:>5} {row['label']:<42} {row['median_s'] * 1e3:>10.3f} ms {row['gflops']:>10,.0f} GFLOP/s "
-            f"{row['pct_cublas']:>6.1f} % of cuBLAS")
+            f"{row['pct_cublas']:>6.1f} % of cuBLAS" + ("  (launch-bound)" if row.get("launch_bound") else ""))
 
 
 def summarize(rows) -> dict:
@@ -255,6 +262,10 @@ def summary_lines(summary: dict) -> list[str]:
                      f"faster ({met} the target of {s['coalescing_target']:.0f}x)")
     if "float64_slowdown" in s:
         lines.append(f"float64 accumulation costs the coalesced naive kernel {s['float64_slowdown']:.1f}x")
+    if "launch_overhead_s" in s:
+        o = s["launch_overhead_s"]
+        lines.append(f"launch overhead: {o['numba'] * 1e6:.1f} µs per empty Numba kernel, {o['torch'] * 1e6:.1f} µs "
+                     f"per one-element torch op; times within {LAUNCH_BOUND}x of these are marked launch-bound")
     return lines
 
 

@@ -159,3 +159,11 @@ def test_summary_and_figures():
     assert bench.plot_ladder(FAKE) is not None
     pts = bench.roofline_points(FAKE)
     assert len(pts) == 4 and pts[0].kind == "library"
+
+
+def test_launch_bound_rows_are_marked_and_the_overhead_reported():
+    row = dict(FAKE["rows"][1], launch_bound=True)
+    assert bench._fmt(row).endswith("(launch-bound)") and not bench._fmt(FAKE["rows"][5]).endswith("(launch-bound)")
+    s = bench.summarize(FAKE["rows"]) | {"launch_overhead_s": {"numba": 8e-6, "torch": 4e-6}}
+    assert bench.summary_lines(s)[-1] == ("launch overhead: 8.0 µs per empty Numba kernel, 4.0 µs per one-element "
+                                         "torch op; times within 3x of these are marked launch-bound")
