@@ -110,6 +110,7 @@ def setup(seed_value: int = 0, *, quiet: bool = False) -> Info:
     use_gpu = not simulator_requested() and cuda_device_count() > 0
     if not use_gpu:
         _enable_simulator()
+        os.environ["TRITON_INTERPRET"] = "1"   # Triton (notebook 13) runs on the CPU; read when triton is imported
     from gpuviz import hooks
 
     hooks.install()
