@@ -1,7 +1,7 @@
 """Triton in the course (notebook 13): import it, bounds-check kernels in its interpreter, and compile
 every launched kernel for real GPUs.
 
-    triton = gv.tritonkit.load()          # None, with the one-line fix printed, where triton is missing
+    triton = tritonkit.load()       # where triton is missing: an error that says how to get it, in one line
 
 Without a GPU, `gv.setup()` sets TRITON_INTERPRET=1 before triton is imported: `@triton.jit` kernels
 then run on the CPU with NumPy, on CPU torch tensors, exactly but slowly. The interpreter does not check
@@ -45,13 +45,12 @@ def interpreting() -> bool:
 
 
 def load():
-    """Import triton for a notebook, or print how to get it and return None.
+    """Import triton for a notebook; where it is missing, a ModuleNotFoundError that says how to get it.
 
     Installs the launch recording (for the compile-for-GPU check). In interpreter mode, triton must be
     imported after gv.setup(): its own library functions (tl.max, tl.sum, ...) are made at import."""
     if not available():
-        print(HOWTO)
-        return None
+        raise ModuleNotFoundError(HOWTO)
     from gpuviz.runtime import SetupError
 
     fresh = "triton" not in sys.modules
@@ -295,23 +294,27 @@ def compile_record(rec: dict, cc: tuple):
     return triton.compile(src, target=GPUTarget("cuda", cc[0] * 10 + cc[1], 32), options=rec["launch_options"])
 
 
-def describe(compiled, cc) -> str:
-    """One line on what Triton's compiler made of a kernel for `cc`: warps, stages, shared memory, and the
-    matrix instructions of the PTX (mma: Tensor Cores since Volta/Turing; wgmma: Hopper's)."""
+def summary(compiled, cc) -> dict:
+    """What Triton's compiler made of a kernel for `cc`: warps, stages, shared memory, and the matrix
+    instructions in the PTX (mma: Tensor Cores since Volta/Turing; wgmma: Hopper's; fma.f32: no Tensor Core)."""
     import re
 
     ptx, md = compiled.asm["ptx"], compiled.metadata
-    mma = len(re.findall(r"^\s*mma\.", ptx, re.M))
-    wgmma = len(re.findall(r"^\s*wgmma\.mma_async", ptx, re.M))
-    fma = len(re.findall(r"^\s*fma\.rn\.f32", ptx, re.M))
-    return (f"sm_{cc[0]}{cc[1]}: {md.num_warps} warps ({32 * md.num_warps} threads) per program, "
-            f"{md.num_stages} stages, {md.shared:,} bytes of shared memory; PTX with {mma} mma, {wgmma} wgmma "
-            f"(Tensor Core) and {fma} fma.f32 instructions")
+    return {"cc": f"sm_{cc[0]}{cc[1]}", "num_warps": md.num_warps, "num_stages": md.num_stages,
+            "shared_bytes": md.shared, "mma": len(re.findall(r"^\s*mma\.", ptx, re.M)),
+            "wgmma": len(re.findall(r"^\s*wgmma\.mma_async", ptx, re.M)),
+            "fma": len(re.findall(r"^\s*fma\.rn\.f32", ptx, re.M))}
 
 
-def compile_report(kernel, args, meta: dict, ccs=DEFAULT_CCS) -> str:
+def describe(s: dict) -> str:
+    return (f"{s['cc']}: {s['num_warps']} warps ({32 * s['num_warps']} threads) per program, {s['num_stages']} "
+            f"stages, {s['shared_bytes']:,} bytes of shared memory; in the PTX {s['mma']} mma and {s['wgmma']} "
+            f"wgmma (Tensor Core) instructions, {s['fma']} fma.f32")
+
+
+def compile_report(kernel, args, meta: dict, ccs=DEFAULT_CCS) -> list[dict]:
     """Compile one launch of `kernel` (arguments as for kernel[grid](*args, **meta)) for each GPU in `ccs`,
-    in a separate process without the interpreter, and describe the result (no GPU needed)."""
+    in a separate process without the interpreter; a `summary` per GPU. No GPU needed."""
     import subprocess
     import tempfile
 
@@ -323,11 +326,12 @@ def compile_report(kernel, args, meta: dict, ccs=DEFAULT_CCS) -> str:
                            capture_output=True, text=True, env=env, check=False)
     if p.returncode:
         raise RuntimeError(f"compiling {kernel.__name__} failed:\n{p.stdout}{p.stderr[-3000:]}")
-    return p.stdout.strip()
+    return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
 
 
 def main(argv=None) -> int:
-    """`python -m gpuviz.tritonkit LOG [7.5 9.0 ...]`: compile each recorded Triton launch, describe it."""
+    """`python -m gpuviz.tritonkit LOG [7.5 9.0 ...]`: compile each recorded Triton launch; one JSON summary
+    per launch and GPU."""
     import warnings
 
     warnings.filterwarnings("ignore", message="TRITON_DEFAULT_FP_FUSION")
@@ -339,10 +343,10 @@ def main(argv=None) -> int:
         if rec.get("kind") != "triton":
             continue
         if rec.get("errors"):
-            print(f"{rec['name']}: not captured: {'; '.join(rec['errors'])}")
+            print(f"{rec['name']}: not captured: {'; '.join(rec['errors'])}", file=sys.stderr)
             return 1
         for cc in ccs:
-            print(f"{rec['name']} for {describe(compile_record(rec, cc), cc)}")
+            print(json.dumps({"name": rec["name"], **summary(compile_record(rec, cc), cc)}))
     return 0
 
 
