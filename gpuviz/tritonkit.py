@@ -100,11 +100,14 @@ def bounds_checked(**tensors):
             a = int(addr[bad].flat[0])
             near = min(ranges, key=lambda n: min(abs(a - ranges[n][0]), abs(a - ranges[n][1])))
             lo, hi = ranges[near]
-            size = tensors[near].element_size()
-            where = (f"{(a - hi) // size} elements past the end of {near}" if a >= hi
-                     else f"{(lo - a) // size} elements before the start of {near}")
-            raise OutOfBounds(f"program {tuple(b.grid_idx[:_ndim(b)])}: {what} {int(bad.sum())} of {bad.size} "
-                              f"elements outside the tensors, the first {where}.")
+            t = tensors[near]
+            index = (a - lo) // t.element_size()          # in elements from the start of the tensor
+            at = f"{near}[{index}]" if t.dim() == 1 else f"element offset {index} of {near}"
+            where = (f"{at}, past the end of {near} ({t.numel()} elements)" if a >= hi
+                     else f"{at}, before the start of {near}")
+            pid = b.grid_idx[:_ndim(b)]
+            raise OutOfBounds(f"program {pid[0] if len(pid) == 1 else pid}: {what} {int(bad.sum())} of {bad.size} "
+                              f"elements outside the tensors, the first at {where}.")
 
     load, store = b.create_masked_load, b.create_masked_store
 

@@ -82,7 +82,7 @@ def test_bounds_check_names_the_program_and_the_tensor(kernels):
         kernels.scale_kernel[(2,)](x, out, 16, BLOCK=8)          # n too large: the mask lets lanes through
     err = tritonkit.unwrap_error(e.value)
     assert isinstance(err, tritonkit.OutOfBounds)
-    assert "program (1,)" in str(err) and "past the end of x" in str(err), err
+    assert "program 1:" in str(err) and "past the end of x" in str(err), err
 
 
 def test_recorded_kernels_compile_for_sm75_and_sm90(kernels, tmp_path):
