@@ -159,9 +159,10 @@ def _install_recording() -> None:
 
         @functools.wraps(run)
         def recorded_run(self, *args, _run=run, grid, warmup, **kwargs):
-            if not warmup:
+            out = _run(self, *args, grid=grid, warmup=warmup, **kwargs)
+            if not warmup:          # after the run: a stub or a kernel that failed is not worth compiling
                 record(self, args, kwargs)
-            return _run(self, *args, grid=grid, warmup=warmup, **kwargs)
+            return out
 
         cls.run = recorded_run
     _installed = True
@@ -231,7 +232,8 @@ def _capture(fn, stack) -> dict:
     rec = {"name": fn.__name__, "origin": compilecheck._origin(fn), "errors": [],
            "source": textwrap.dedent(inspect.getsource(fn)), "firstline": fn.__code__.co_firstlineno}
     ns = {}
-    for name in sorted(compilecheck._global_names(fn.__code__)):
+    in_source = {n.id for n in ast.walk(ast.parse(rec["source"])) if isinstance(n, ast.Name)}  # annotations too
+    for name in sorted(compilecheck._global_names(fn.__code__) | in_source):
         if name not in fn.__globals__:
             continue                                    # a builtin (range, min ...)
         value = fn.__globals__[name]

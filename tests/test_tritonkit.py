@@ -143,3 +143,26 @@ def test_inductor_writes_a_triton_kernel_for_a_fused_softmax():
     assert len(kernels) == 1 and "extern_kernels.addmm(" in code
     (name, src), = kernels.items()
     assert "softmax" in name and src.startswith("@triton.jit") and "tl.sum(" in src
+
+
+def test_annotation_names_are_captured_and_failed_runs_not_recorded(kernels, tmp_path, monkeypatch):
+    import importlib.util
+
+    path = tmp_path / "tk_stub.py"
+    path.write_text("import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+                    "def stub(x_ptr, BLOCK: tl.constexpr):\n    raise NotImplementedError()\n\n\n@triton.jit\n"
+                    "def nothing(x_ptr, BLOCK: tl.constexpr):\n    pass\n")
+    spec = importlib.util.spec_from_file_location("tk_stub", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    log = tmp_path / "kernels.jsonl"
+    monkeypatch.setenv("GPUVIZ_KERNEL_LOG", str(log))
+    tritonkit.load()
+    x = torch.zeros(4)
+    with pytest.raises(Exception):
+        mod.stub[(1,)](x, BLOCK=4)
+    mod.nothing[(1,)](x, BLOCK=4)
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["name"] for r in recs] == ["nothing"] and "tl" in recs[0]["namespace"]
+    p = _compile_check(log)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -252,14 +252,16 @@ def matmul(kernel, block_m=32, block_n=32, block_k=16):
                            "the grid has cdiv(M, BLOCK_M) x cdiv(N, BLOCK_N) programs, and program (pid_m, pid_n) "
                            "stores its BLOCK_M x BLOCK_N tile of C.")
         err_rel = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-        if err_rel < 1e-5:
+        # float16 products are exact in float32; float32 tiles go through TF32 on a GPU (10 mantissa bits)
+        tol = 1e-5 if dtype == "float16" or tritonkit.interpreting() else 3e-3
+        if err_rel < tol:
             continue
         Kf = (K // BK) * BK
         if Kf < K and np.allclose(got, a64[:, :Kf] @ b64[:Kf], rtol=1e-4, atol=1e-4):
             return False, (f"{where}: the last, partial step along K is left out: K = {K} needs "
                            f"{-(-K // BK)} steps of BLOCK_K = {BK}. Loop `for k0 in range(0, K, BLOCK_K)` and mask "
                            "k < K.")
-        if err_rel < 5e-2:
+        if err_rel < 5e-2 and (dtype == "float16" or tol == 1e-5):
             return False, (f"{where}: the result is off by {err_rel:.1e} relative to the largest element, the "
                            "rounding of a float16 accumulator (10 mantissa bits) over K steps. Accumulate in float32: "
                            "acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32), acc += tl.dot(a, b).")
