@@ -232,8 +232,10 @@ def _capture(fn, stack) -> dict:
     rec = {"name": fn.__name__, "origin": compilecheck._origin(fn), "errors": [],
            "source": textwrap.dedent(inspect.getsource(fn)), "firstline": fn.__code__.co_firstlineno}
     ns = {}
-    in_source = {n.id for n in ast.walk(ast.parse(rec["source"])) if isinstance(n, ast.Name)}  # annotations too
-    for name in sorted(compilecheck._global_names(fn.__code__) | in_source):
+    fdef = next(n for n in ast.parse(rec["source"]).body if isinstance(n, ast.FunctionDef))
+    annotations = [a.annotation for a in fdef.args.args + fdef.args.kwonlyargs if a.annotation is not None]
+    in_annotations = {n.id for a in annotations for n in ast.walk(a) if isinstance(n, ast.Name)}  # tl.constexpr
+    for name in sorted(compilecheck._global_names(fn.__code__) | in_annotations):
         if name not in fn.__globals__:
             continue                                    # a builtin (range, min ...)
         value = fn.__globals__[name]
