@@ -3,13 +3,12 @@ with the right diagnosis. Kernels run in Triton's interpreter, bounds checked (n
 solution kernels are held equal, line for line, to the ones here.
 """
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-os.environ["TRITON_INTERPRET"] = "1"         # before triton is imported: its own library is made at import
+# in its interpreter: tests/conftest.py sets TRITON_INTERPRET=1 before anything imports triton
 triton = pytest.importorskip("triton", reason='Triton is not installed: pip install "gpuviz[triton]"')
 import triton.language as tl  # noqa: E402
 
@@ -17,8 +16,6 @@ from gpuviz.check import check  # noqa: E402
 from gpuviz.exercises import lesson13  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not isinstance(tl.standard.max, triton.runtime.interpreter.InterpretedFunction),
-                                reason="triton was imported before TRITON_INTERPRET=1 was set in this session")
 
 
 # ---------------- 13-saxpy

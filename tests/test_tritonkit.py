@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-os.environ["TRITON_INTERPRET"] = "1"         # before triton is imported
 triton = pytest.importorskip("triton", reason='Triton is not installed: pip install "gpuviz[triton]"')
 import torch  # noqa: E402
 
