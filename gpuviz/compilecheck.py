@@ -503,8 +503,8 @@ def main(argv=None) -> int:
                    help="compute capability to compile for (repeatable; default 7.5 and 9.0)")
     a = p.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if any(os.environ.get(k, "0") not in ("", "0") for k in ("NUMBA_ENABLE_CUDASIM", "TRITON_INTERPRET")):
-        env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", "TRITON_INTERPRET")}
+    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
         return subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", *argv], env=env, check=False).returncode
     try:
         ccs = [tuple(int(x) for x in c.split(".")) for c in a.cc] if a.cc else list(DEFAULT_CCS)

@@ -290,8 +290,10 @@ def compile_record(rec: dict, cc: tuple):
     if not available():
         raise RuntimeError("a Triton kernel was recorded, but " + HOWTO)
     if interpreting():
-        raise RuntimeError(f"compiling for a GPU needs Triton's compiler: run without {ENV_INTERPRET}=1 "
-                           "(python -m gpuviz.compilecheck removes it for you)")
+        if "triton" in sys.modules:
+            raise RuntimeError(f"compiling for a GPU needs Triton's compiler, and triton was imported with "
+                               f"{ENV_INTERPRET}=1: compile in a process without it (gpuviz compile-check)")
+        del os.environ[ENV_INTERPRET]        # not imported yet: this process compiles, it interprets nothing
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -355,15 +357,6 @@ def main(argv=None) -> int:
         for cc in ccs:
             print(json.dumps({"name": rec["name"], **summary(compile_record(rec, cc), cc)}))
     return 0
-
-
-def cannot_compile_here() -> str | None:
-    """None if Triton is installed and can compile a kernel for sm_75 here, else why not."""
-    if not available():
-        return HOWTO
-    if interpreting():
-        return f"{ENV_INTERPRET}=1 is set"
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
