@@ -10,6 +10,9 @@ The CUDA simulator does no type checking, so a kernel that runs there (say one t
 2. `check_log(path)` / `python -m gpuviz.compilecheck LOG`: in a process without the simulator,
    rebuilds each kernel from its record and compiles it to PTX with `cuda.compile_ptx` for sm_75
    (Colab's T4) and sm_90 (H100). No GPU is needed, only numba-cuda[cu13] (or [cu12]).
+
+Triton kernels (notebook 13) go into the same log and are compiled by Triton's own compiler
+(gpuviz.tritonkit).
 """
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def setup(seed_value: int = 0, *, quiet: bool = False) -> Info:
     use_gpu = not simulator_requested() and cuda_device_count() > 0
     if not use_gpu:
         _enable_simulator()
-        os.environ["TRITON_INTERPRET"] = "1"   # Triton (notebook 13) runs on the CPU; read when triton is imported
+        os.environ["TRITON_INTERPRET"] = "1"   # notebook 13: Triton's interpreter (read at `import triton`)
     from gpuviz import hooks
 
     hooks.install()
