@@ -21,6 +21,9 @@ Two more checks close what the log cannot see:
    the argument types and launch shapes it uses, assembled by ptxas (inside nvJitLink) to report
    registers, spills, shared memory and blocks per SM (`gpuviz.launch.occupancy`). A ladder kernel
    that spills, or fits fewer blocks per SM than its rung promises, fails.
+
+Triton kernels (notebook 13) go into the same log and are compiled by Triton's own compiler
+(gpuviz.tritonkit).
 """
 from __future__ import annotations
 
@@ -336,7 +339,12 @@ def check_log(path, ccs=DEFAULT_CCS) -> list[Result]:
             continue
         for cc in ccs:
             try:
-                compile_record(rec, tuple(cc))
+                if rec.get("kind") == "triton":  # notebook 13: Triton's own compiler (gpuviz.tritonkit)
+                    from gpuviz import tritonkit
+
+                    tritonkit.compile_record(rec, tuple(cc))
+                else:
+                    compile_record(rec, tuple(cc))
                 results.append(Result(**base, cc=tuple(cc), ok=True))
             except Exception as e:  # noqa: BLE001
                 results.append(Result(**base, cc=tuple(cc), ok=False, message=_first_lines(e)))

@@ -205,6 +205,7 @@ def setup(seed_value: int = 0, *, quiet: bool = False, lib: str = "numba") -> In
         use_gpu, fallback = gpu_usable()
     if not use_gpu:
         _enable_simulator()
+        os.environ["TRITON_INTERPRET"] = "1"   # notebook 13: Triton's interpreter (read at `import triton`)
     from gpuviz import hooks
 
     hooks.install()

@@ -16,8 +16,8 @@ def _meta(cell):
     return cell.metadata.get("nbgrader", {})
 
 
-def test_thirteen_notebooks_in_order():
-    assert [nb["number"] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(13)]
+def test_fourteen_notebooks_in_order():
+    assert [nb["number"] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(14)]
     for nb in NOTEBOOKS:
         assert re.fullmatch(rf"{nb['number']}_[a-z0-9_]+\.ipynb", nb["file"]) and nb["minutes"] > 0
 
@@ -68,11 +68,11 @@ def test_sync_adds_new_lessons_and_keeps_planned_ones(tmp_path):
 def test_readme_table_rendering():
     table = M.readme_table("https://github.com/someone/course-fork")
     rows = table.splitlines()
-    assert len(rows) == 2 + 13
+    assert len(rows) == 2 + 14
     assert ("| 00 | [Why GPUs?](notebooks/00_why_gpus.ipynb) | 30 min | 3 (6) | [![Open In Colab]"
             "(https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/"
             "someone/course-fork/blob/main/notebooks/00_why_gpus.ipynb) |") == rows[2]
-    assert rows[-1].startswith("| 12 | [Beyond one GPU](notebooks/12_beyond_one_gpu.ipynb) |")
+    assert rows[-1].startswith("| 13 | [Triton: blocks instead of threads](notebooks/13_triton.ipynb) |")
     doc = M.with_table("a\n<!-- notebooks:start -->\nold\n<!-- notebooks:end -->\nb", "T")
     assert doc == "a\n<!-- notebooks:start -->\nT\n<!-- notebooks:end -->\nb"
 
