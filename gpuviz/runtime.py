@@ -205,13 +205,14 @@ def setup(seed_value: int = 0, *, quiet: bool = False, lib: str = "numba") -> In
         use_gpu, fallback = gpu_usable()
     if not use_gpu:
         _enable_simulator()
-        os.environ["TRITON_INTERPRET"] = "1"   # notebook 13: Triton's interpreter (read at `import triton`)
+    torch_cuda = _torch_cuda()
+    if not torch_cuda:     # Triton compiles for torch's CUDA tensors; without them, its interpreter (notebook 13)
+        os.environ["TRITON_INTERPRET"] = "1"   # read at `import triton`
     from gpuviz import hooks
 
     hooks.install()
     _show_figures_inline()
     seed(seed_value)
-    torch_cuda = _torch_cuda()
     _info = (_describe_gpu(torch_cuda) if use_gpu else
              Info("sim", "CUDA simulator", colab=in_colab(), torch_cuda=torch_cuda, fallback=fallback))
     if not quiet:
