@@ -108,8 +108,17 @@ def _key(recs: list[dict]) -> str:
         v = version("numba-cuda")
     except PackageNotFoundError:
         v = "?"
-    text = json.dumps({"recs": recs, "cc": CC, "numba-cuda": v}, sort_keys=True)
+    text = json.dumps({"recs": _placeless(recs), "cc": CC, "numba-cuda": v}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _placeless(obj):
+    """A record without where its code was defined (a notebook's cell files are new in every kernel)."""
+    if isinstance(obj, dict):
+        return {k: _placeless(v) for k, v in obj.items() if k not in ("origin", "firstline")}
+    if isinstance(obj, list):
+        return [_placeless(v) for v in obj]
+    return obj
 
 
 def _read_cache(key: str) -> dict | None:

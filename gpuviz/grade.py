@@ -33,7 +33,7 @@ from pathlib import Path
 
 from gpuviz import verdict
 from gpuviz.check import STRICT_ENV
-from gpuviz.student import strip_source
+from gpuviz.student import strip_source, student_notebook
 
 FIELDS = ["student", "exercise", "points", "max", "passed", "message"]
 DEFAULT_SOURCE = Path("course/solutions")
@@ -199,7 +199,8 @@ def grade_notebook(run, timeout: float, flags: list[str]) -> tuple[dict, str | N
             stopped = stopped or f"the grader could not start: {err.get('ename')}: {err.get('evalue')}"
         records, forged = verdict.read_records(records_path, key)
     if forged:
-        flags.append(f"{forged} forged or damaged verdict record(s) were ignored")
+        flags.append(f"{forged} unsigned line(s) in the grader's verdict file were ignored (forged by this "
+                     "notebook, or by another one graded at the same time)")
     decided = decide(run, records, stopped)
     jobs = [(ex, j) for ex, (ok, _, js) in decided.items() if ok for j in js]
     rechecked = verdict.recheck([j for _, j in jobs], timeout=max(60.0, timeout))
@@ -237,7 +238,8 @@ def grade_one(path: Path, sources: dict, timeout: float) -> list[Row]:
     if sub is None:
         return [Row(student, ex, 0, m, False, unreadable, name) for ex, m in maxima.items()]
     run, notes = assemble(sources[name], sub)
-    flags = [f"flagged: {f}" for f in verdict.scan(learner_sources(sub))]
+    given = {ln.strip() for c in student_notebook(sources[name]).cells for ln in c.source.splitlines()}
+    flags = [f"flagged: {f}" for f in verdict.scan(learner_sources(sub), given)]
     verdicts, _ = grade_notebook(run, timeout, flags)
     rows = []
     for ex in checks:

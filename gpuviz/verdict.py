@@ -308,18 +308,26 @@ _QUALIFIED = {"importlib.reload": "reloads a module", "sys.settrace": "sets a tr
               "os.putenv": "sets an environment variable", "os.environ.update": "changes the environment",
               "os.environ.setdefault": "changes the environment", "os.environ.pop": "changes the environment",
               "os.unsetenv": "changes the environment"}
+_DISGUISES = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__", "__int__",
+              "__index__", "__complex__", "__array__", "__array_ufunc__", "__array_function__", "__len__",
+              "__hash__", "__instancecheck__", "__class__", "__getattr__", "__getattribute__"}
+_MAGICS = ("env", "load_ext", "run", "load", "reset", "autoreload", "aimport")
 _NAMES = {CELL: "touches the grader's check channel", "_ih": "reads the input history",
           "In": "reads the input history", "__builtins__": "touches builtins"}
 
 
-def scan(sources: list[str]) -> list[str]:
-    """Tampering found in the learner's cells: one line each, 'cell N, line L: `code` (what it does)'."""
+def scan(sources: list[str], given: set[str] = frozenset()) -> list[str]:
+    """Tampering found in the learner's cells: one line each, 'cell N, line L: `code` (what it does)'.
+    Lines in `given` (the handed-out notebook's own lines, stripped) are the course's, not flagged."""
     found = []
     for n, src in enumerate(sources, 1):
+        by_line: dict = {}
         for line, what, code in _scan_cell(src):
-            item = f"cell {n}, line {line}: `{code}` ({what})"
-            if item not in found:
-                found.append(item)
+            if code.strip() in given:
+                continue
+            by_line.setdefault((line, code), []).append(what)
+        found += [f"cell {n}, line {line}: `{code[:80]}{'...' * (len(code) > 80)}` ({'; '.join(whats)})"
+                  for (line, code), whats in by_line.items()]
     return found
 
 
@@ -374,7 +382,7 @@ def _scan_cell(src: str) -> list[tuple[int, str, str]]:
 
     def flag(node, what):
         text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
-        out.append((node.lineno, what, text[:80]))
+        out.append((node.lineno, what, text))
 
     for node in ast.walk(tree):
         targets = []
@@ -398,20 +406,22 @@ def _scan_cell(src: str) -> list[tuple[int, str, str]]:
         if isinstance(node, ast.Call):
             name = dotted(node.func)
             if isinstance(node.func, ast.Name) and node.func.id in _CALLS:
-                flag(node, _CALLS[node.func.id])
+                if node.func.id != "get_ipython" or "get_ipython" in src:   # not a translated %magic
+                    flag(node, _CALLS[node.func.id])
             elif name in _QUALIFIED:
                 flag(node, _QUALIFIED[name])
-            elif name and name.endswith(".run_line_magic") and node.args and \
-                    isinstance(node.args[0], ast.Constant) and node.args[0].value in ("env", "load_ext", "run"):
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "run_line_magic" and node.args and \
+                    isinstance(node.args[0], ast.Constant) and node.args[0].value in _MAGICS:
                 flag(node, f"runs the %{node.args[0].value} magic")
         if isinstance(node, ast.Attribute) and node.attr in _ATTRS:
             flag(node, _ATTRS[node.attr])
         if isinstance(node, ast.Name) and node.id in _NAMES:
             flag(node, _NAMES[node.id])
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ("__eq__", "__bool__"):
-            flag(node, f"defines {node.name}, which can make any comparison pass")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "GPUVIZ_" in node.value:
-            flag(node, "names a gpuviz setting")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _DISGUISES:
+            flag(node, f"defines {node.name}, so an answer can pose as another value")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                ("GPUVIZ_" in node.value or "gpuviz-verdicts" in node.value):
+            flag(node, "names a gpuviz setting or the grader's files")
     return sorted(set(out))
 
 
