@@ -110,11 +110,11 @@ def execute(nb, timeout: float, cwd: str) -> str | None:
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=math.ceil(timeout),
                             resources={"metadata": {"path": cwd}},
                             extra_arguments=["--HistoryManager.enabled=False"])
-    deadline = time.monotonic() + timeout
     client.reset_execution_trackers()
     log = open(os.path.join(cwd, ".kernel.log"), "wb")
     try:
         with log, client.setup_kernel(env=env, cwd=cwd, stdout=log, stderr=log):
+            deadline = time.monotonic() + timeout      # from a started kernel: a busy machine starts slowly
             for i, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue

@@ -159,7 +159,7 @@ def _encode(obj, depth: int = 0) -> dict:
         buf = io.BytesIO()
         np.save(buf, np.asarray(obj), allow_pickle=False)
         return {"t": "array" if t is np.ndarray else "scalar", "npy": base64.b64encode(buf.getvalue()).decode()}
-    if t in (list, tuple):
+    if t in (list, tuple, set, frozenset):
         return {"t": t.__name__, "v": [_encode(v, depth + 1) for v in obj]}
     if t is dict and all(type(k) is str for k in obj):
         return {"t": "dict", "v": {k: _encode(v, depth + 1) for k, v in obj.items()}}
@@ -198,9 +198,8 @@ def decode(enc: dict):
     if t in ("array", "scalar"):
         a = np.load(io.BytesIO(base64.b64decode(enc["npy"])), allow_pickle=False)
         return a if t == "array" else a[()]
-    if t in ("list", "tuple"):
-        items = [decode(v) for v in enc["v"]]
-        return items if t == "list" else tuple(items)
+    if t in ("list", "tuple", "set", "frozenset"):
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[t](decode(v) for v in enc["v"])
     if t == "dict":
         return {k: decode(v) for k, v in enc["v"].items()}
     if t in ("function", "kernel", "device"):
