@@ -156,7 +156,9 @@ def decide(run, records: dict, stopped: str | None) -> dict:
     for ex, cell in check_cells(run).items():
         rec = records.get(ex)
         if rec is None:
-            if not _ran(cell):
+            if stopped and stopped.startswith("the grader could not start"):
+                why = f"not graded: {stopped}"
+            elif not _ran(cell):
                 why = f"not run: {stopped}" if stopped else "not run"
             else:
                 why = ("no verdict: the check cell ran but never reached the grader's check (was the grader's "

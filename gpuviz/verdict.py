@@ -146,6 +146,13 @@ _PLAIN = (type(None), bool, int, float, complex, str)
 def _encode(obj, depth: int = 0) -> dict:
     """The answer as JSON the re-check can rebuild without running learner code at load time:
     plain values, NumPy arrays and scalars, containers of them, and functions or kernels as source."""
+    try:
+        return _encode_value(obj, depth)
+    except Exception as e:  # noqa: BLE001 an answer we cannot serialize is not re-checked, never failed
+        return {"t": "none", "why": f"it could not be serialized ({type(e).__name__}: {e})"}
+
+
+def _encode_value(obj, depth: int) -> dict:
     import numpy as np
 
     t = type(obj)
