@@ -4,7 +4,7 @@
 with `gpuviz.compilecheck`'s recorder (source, free names, device functions) and compiled to PTX
 for sm_75 (Colab's T4) with `cuda.compile_ptx`. Under the simulator `compile_ptx` is None, so the
 compile runs in a child process without NUMBA_ENABLE_CUDASIM (`python -m gpuviz.compileproof`, JSON
-in and out). No GPU is needed, only numba-cuda[cu13] (or [cu12]). Verdicts are cached on disk by
+lines in and out), started at the first check and kept for the session. No GPU is needed, only numba-cuda[cu13] (or [cu12]). Verdicts are cached on disk by
 the record's hash, so a kernel is compiled once however often it is checked or graded.
 
 Numba's reason is translated for a learner where we know the fix: a plain Python helper called from
@@ -13,10 +13,13 @@ Where the compiler is missing, the check says once that it could not verify this
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +29,7 @@ TIMEOUT = 120            # seconds for the child process: importing numba-cuda a
 UNAVAILABLE = ("could not verify that `{name}` compiles for a GPU: {why}. Install numba-cuda's "
                "compiler (pip install 'numba-cuda[cu13]') to have checks prove it.")
 _said_unavailable = False
+_cached_probe = False    # in-process compiles probe every time (tests swap the probe)
 
 
 def cache_dir() -> Path:
@@ -146,22 +150,48 @@ def _compile(recs: list[dict]) -> dict:
 
     if not config.ENABLE_CUDASIM:
         return compile_all(recs)
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    return _child(recs)
+
+
+_worker = None       # the child process, kept for the session: numba-cuda is imported once
+
+
+def _child(recs: list[dict]) -> dict:
+    """Compile in a child without the simulator (`python -m gpuviz.compileproof`: JSON lines in and out)."""
+    global _worker
+    if _worker is None or _worker.poll() is not None:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+        _worker = subprocess.Popen([sys.executable, "-m", "gpuviz.compileproof"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
-        p = subprocess.run([sys.executable, "-m", "gpuviz.compileproof"], input=json.dumps(recs), env=env,
-                           capture_output=True, text=True, timeout=TIMEOUT, check=False)
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    except subprocess.TimeoutExpired:
-        return {"unavailable": f"the compiler took more than {TIMEOUT} s"}
-    except (IndexError, ValueError):
-        return {"unavailable": f"the compile process failed: {(p.stderr or '').strip()[-300:]}"}
+        _worker.stdin.write(json.dumps(recs) + "\n")
+        _worker.stdin.flush()
+        ready, _, _ = select.select([_worker.stdout], [], [], TIMEOUT)
+        line = _worker.stdout.readline() if ready else None
+    except OSError as e:
+        line, why = None, f"the compile process failed: {e}"
+    else:
+        why = f"the compiler took more than {TIMEOUT} s" if not ready else "the compile process failed"
+    if line:
+        with contextlib.suppress(ValueError):
+            return json.loads(line)
+    _worker.kill()
+    _worker = None
+    return {"unavailable": why}
+
+
+@functools.cache
+def _cannot_compile_here() -> str | None:
+    from gpuviz import compilecheck
+
+    return compilecheck._cannot_compile_here()
 
 
 def compile_all(recs: list[dict]) -> dict:
     """Compile every record for CC, in this process (the real CUDA target)."""
     from gpuviz import compilecheck
 
-    problem = compilecheck._cannot_compile_here()
+    problem = _cannot_compile_here() if _cached_probe else compilecheck._cannot_compile_here()
     if problem:
         return {"unavailable": problem.splitlines()[-1]}
     for rec in recs:
@@ -173,4 +203,6 @@ def compile_all(recs: list[dict]) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(compile_all(json.loads(sys.stdin.read()))))
+    _cached_probe = True                 # a child serves one session: probe the compiler once
+    for request in sys.stdin:
+        print(json.dumps(compile_all(json.loads(request))), flush=True)
