@@ -47,15 +47,14 @@ def arm(records_path: str, key_path: str) -> None:
 
     Everything a verdict depends on is bound here, before learner code runs: the key, the file
     descriptor, the exercises' check functions, and the functions that sign and write records."""
-    import IPython
-
     import importlib
+
+    import IPython
 
     import gpuviz
     from gpuviz.exercises import registry
 
     C = importlib.import_module("gpuviz.check")      # the module: `gpuviz.check` is the function
-
     with open(key_path, "rb") as f:
         key = f.read()
     os.unlink(key_path)
