@@ -84,13 +84,8 @@ def check(exercise_id: str, obj: Any, *, strict: bool | None = None, **kw) -> Re
     from gpuviz.exercises import get
 
     points, fn = get(exercise_id)
-    try:
-        ok, message = fn(obj, **kw)
-    except NotImplementedError:
-        ok, message = False, NOT_DONE
-    except Exception as e:  # noqa: BLE001 the learner's code: report any error in their words
-        ok, message = False, f"your code raised {type(e).__name__}: {e}"
-    result = Result(exercise_id, bool(ok), _clean(message), points if ok else 0, points, _shown=True)
+    ok, message = judge(fn, obj, **kw)
+    result = Result(exercise_id, ok, message, points if ok else 0, points, _shown=True)
     _passed[exercise_id] = result.passed
     print(result.line, file=sys.stdout if ok else sys.stderr, flush=True)
     if not ok and (strict_mode() if strict is None else strict):
@@ -110,6 +105,69 @@ def passed(*exercise_ids: str) -> bool:
         print(f"This cell uses your answer to {', '.join(missing)}, which has not passed its check yet: "
               "finish the exercise, run its check cell until it passes, then run this cell again.")
     return not missing
+
+
+def judge(fn: Callable, obj: Any, **kw) -> tuple[bool, str]:
+    """(passed, message) of check function `fn` on the learner's answer; a kernel that passes must also
+    compile for a real GPU (gpuviz.compileproof). Used by `check` and by the grader's own copy of it."""
+    launches: list = []
+    try:
+        with _launches_of(obj, launches):
+            ok, message = fn(obj, **kw)
+    except NotImplementedError:
+        ok, message = False, NOT_DONE
+    except Exception as e:  # noqa: BLE001 the learner's code: report any error in their words
+        ok, message = False, f"your code raised {type(e).__name__}: {e}"
+    ok, message = bool(ok), _clean(message)
+    if ok and launches:
+        from gpuviz import compileproof
+
+        compiled, why = compileproof.verify(obj, launches)
+        if compiled is False:
+            return False, why
+        if why:                      # could not verify: said once, the check still passes
+            print(f"⚠️ {why}", file=sys.stderr, flush=True)
+    return ok, message
+
+
+class _launches_of:
+    """While checking, collect the argument types of every launch of the learner's kernel `obj`
+    (gpuviz.hooks.record sees each traced or simulated launch)."""
+
+    def __init__(self, obj, into: list):
+        self.obj, self.into, self.saved = obj, into, None
+
+    def __enter__(self):
+        from gpuviz import hooks
+        from gpuviz.kernelsource import python_function
+
+        try:
+            target = python_function(self.obj)
+        except TypeError:
+            return self
+        if target is self.obj or getattr(self.obj, "_device", False) is True:
+            return self                               # a plain function or a device function: no kernel
+        from gpuviz.compilecheck import _argtype
+
+        self.saved = saved = hooks.record
+
+        def record(kernel, args):
+            try:
+                if python_function(kernel) is target:
+                    self.into.append([_argtype(a) for a in args])
+            except Exception:  # noqa: BLE001 never break a check over its bookkeeping
+                pass
+            saved(kernel, args)
+
+        hooks.record = record
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            from gpuviz import hooks
+
+            hooks.record = self.saved
+        return False
 
 
 # ---------------------------------------------------------------- functions

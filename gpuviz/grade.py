@@ -1,12 +1,17 @@
-"""Autograder: `gpuviz grade SUBMISSION.ipynb ... --out grades.csv`.
+"""Autograder: `gpuviz grade SUBMISSION.ipynb ... --out grades.csv [--jobs N] [--resume] [--shard K/N]`.
 
 Each submission is matched to its instructor source (same file name in --source, else the exercise IDs
 in its cell metadata) and rebuilt: the learner's cells run in their order, and after each solution
 cell the source's check cell for that exercise runs, hidden tests included, whatever the learner did
 to the check cells (edited, deleted or moved: restored and noted). The notebook then runs in a fresh
-kernel (nbclient) in an empty temporary directory, with GPUVIZ_STRICT=1 so a failed check raises,
-under one time limit for the whole notebook. One CSV row per student and exercise:
-student, exercise, points, max, passed, message; a summary table goes to stdout.
+kernel (nbclient) in an empty temporary directory, under one time limit for the whole notebook.
+
+Verdicts do not come from what the notebook prints or raises: `gpuviz.verdict` opens a signed channel
+before the first learner cell, every check cell reports through it, answers that are data or source
+code are re-checked in a fresh process, and a static scan flags tampering in the message column.
+One CSV row per student and exercise: student, exercise, points, max, passed, message; it is rewritten
+atomically after every notebook, so `--resume` carries on after an interruption. One Markdown
+feedback file per student goes next to it, and a summary table to stdout.
 
 The student is the submission's folder name when the file has the source's name
 (`alice/00_why_gpus.ipynb`), else the file's stem (`alice.ipynb`). This is no sandbox: see the
@@ -19,14 +24,16 @@ import copy
 import csv
 import math
 import os
+import secrets
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuviz import verdict
 from gpuviz.check import STRICT_ENV
-from gpuviz.student import strip_source
+from gpuviz.student import strip_source, student_notebook
 
 FIELDS = ["student", "exercise", "points", "max", "passed", "message"]
 DEFAULT_SOURCE = Path("course/solutions")
@@ -40,6 +47,7 @@ class Row:
     max: float
     passed: bool
     message: str
+    notebook: str = ""        # the source notebook's file name (feedback files group by it)
 
 
 def _meta(cell) -> dict:
@@ -93,17 +101,20 @@ def assemble(source, sub) -> tuple:
 
 
 def execute(nb, timeout: float, cwd: str) -> str | None:
-    """Run `nb` in place in a fresh kernel; None, or why it stopped early."""
+    """Run `nb` in place in a fresh kernel; None, or why it stopped early. The kernel's own stdout and
+    stderr (a crashed kernel's ZMQ traceback) go to a file in `cwd`, not to the grader's terminal."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     env = {**os.environ, STRICT_ENV: "1"}
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=math.ceil(timeout),
-                            resources={"metadata": {"path": cwd}})
-    deadline = time.monotonic() + timeout
+                            resources={"metadata": {"path": cwd}},
+                            extra_arguments=["--HistoryManager.enabled=False"])
     client.reset_execution_trackers()
+    log = open(os.path.join(cwd, ".kernel.log"), "wb")
     try:
-        with client.setup_kernel(env=env, cwd=cwd):
+        with log, client.setup_kernel(env=env, cwd=cwd, stdout=log, stderr=log):
+            deadline = time.monotonic() + timeout      # from a started kernel: a busy machine starts slowly
             for i, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
@@ -121,16 +132,93 @@ def execute(nb, timeout: float, cwd: str) -> str | None:
     return None
 
 
-def verdict(cell) -> tuple[bool, str]:
-    """Did an executed check cell pass, and if not, why."""
-    if cell.execution_count is None and not cell.outputs:
-        return False, "not run"
-    for out in cell.outputs:
-        if out.get("output_type") == "error":
-            if out.get("ename") == "CheckFailed":
-                return False, out.get("evalue", "").split(" failed: ", 1)[-1]
-            return False, f"{out.get('ename')}: {out.get('evalue')}"
-    return True, ""
+def prepare(run) -> None:
+    """Route every check cell through the grader's channel and put the hidden cell that opens it first
+    (its paths are filled in by `grade_notebook`)."""
+    for ex, cell in check_cells(run).items():
+        cell.source = verdict.check_cell_source(ex, cell.source)
+    run.cells.insert(0, nbformat_v4().new_code_cell("", metadata={"gpuviz": {"grader": True}}))
+
+
+def nbformat_v4():
+    from nbformat import v4
+
+    return v4
+
+
+def _ran(cell) -> bool:
+    return cell.execution_count is not None or bool(cell.outputs)
+
+
+def decide(run, records: dict, stopped: str | None) -> dict:
+    """exercise -> (passed in the kernel, message, re-check jobs) from the authentic records."""
+    out = {}
+    for ex, cell in check_cells(run).items():
+        rec = records.get(ex)
+        if rec is None:
+            if stopped and stopped.startswith("the grader could not start"):
+                why = f"not graded: {stopped}"
+            elif not _ran(cell):
+                why = f"not run: {stopped}" if stopped else "not run"
+            else:
+                why = ("no verdict: the check cell ran but never reached the grader's check (was the grader's "
+                       "check replaced or bypassed?)")
+            out[ex] = (False, why, [])
+            continue
+        calls = [c for c in rec["calls"] if c["exercise"] == ex]
+        failed = next((c for c in calls if not c["passed"]), None)
+        if failed:
+            out[ex] = (False, failed["message"], [])
+        elif rec["error"]:
+            out[ex] = (False, rec["error"], [])
+        elif not calls:
+            out[ex] = (False, f"the check cell did not check {ex}", [])
+        else:
+            out[ex] = (True, "",
+                       [{"exercise": ex, "answer": c["answer"], "kw": c["kw"]} for c in calls])
+    return out
+
+
+RECHECK_FAILED = ("it passed in the notebook's kernel but failed when re-checked in a fresh process, so "
+                  "something in the notebook changed how the check behaves")
+
+
+def grade_notebook(run, timeout: float, flags: list[str]) -> tuple[dict, str | None]:
+    """Execute an assembled notebook through the verdict channel, re-check what passed outside it.
+    Returns ({exercise: (passed, message)}, why the run stopped early or None)."""
+    prepare(run)
+    key = secrets.token_bytes(32)
+    with tempfile.TemporaryDirectory(prefix="gpuviz-grade-") as cwd, \
+            tempfile.TemporaryDirectory(prefix="gpuviz-verdicts-") as private:
+        records_path, key_path = os.path.join(private, "records"), os.path.join(private, "key")
+        open(records_path, "wb").close()
+        with open(os.open(key_path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+            f.write(key)
+        run.cells[0].source = verdict.hidden_cell(records_path, key_path)
+        stopped = execute(run, timeout, cwd)
+        if run.cells[0].outputs and any(o.get("output_type") == "error" for o in run.cells[0].outputs):
+            err = next(o for o in run.cells[0].outputs if o.get("output_type") == "error")
+            stopped = stopped or f"the grader could not start: {err.get('ename')}: {err.get('evalue')}"
+        records, forged = verdict.read_records(records_path, key)
+    if forged:
+        flags.append(f"{forged} unsigned line(s) in the grader's verdict file were ignored (forged by this "
+                     "notebook, or by another one graded at the same time)")
+    decided = decide(run, records, stopped)
+    jobs = [(ex, j) for ex, (ok, _, js) in decided.items() if ok for j in js]
+    rechecked = verdict.recheck([j for _, j in jobs], timeout=max(60.0, timeout))
+    verdicts = {ex: [ok, why] for ex, (ok, why, _) in decided.items()}
+    for (ex, _), r in zip(jobs, rechecked):
+        if r["passed"] is False and verdicts[ex][0]:
+            verdicts[ex] = [False, f"{r['message']} ({RECHECK_FAILED})"]
+        elif r["passed"] is None and flags and verdicts[ex][0]:
+            verdicts[ex][1] = f"checked in the notebook's kernel only: {r['message']}"
+    return {ex: tuple(v) for ex, v in verdicts.items()}, stopped
+
+
+def learner_sources(sub) -> list[str]:
+    """The submission's cells as the scan sees them: check cells and markdown blanked, so that cell
+    numbers are the notebook's."""
+    return ["" if c.cell_type != "code" or _meta(c).get("grade") else c.source for c in sub.cells]
 
 
 def grade_one(path: Path, sources: dict, timeout: float) -> list[Row]:
@@ -143,24 +231,28 @@ def grade_one(path: Path, sources: dict, timeout: float) -> list[Row]:
     else:
         unreadable = None
     name = find_source(path, sub, sources)
-    student = path.parent.name if path.name in sources and path.parent.name else path.stem
+    student = student_name(path, sources)
     if name is None:
-        return [Row(student, "", 0, 0, False, unreadable or f"{path.name}: no source notebook has its exercises")]
+        return [Row(student, "", 0, 0, False, unreadable or f"{path.name}: no source notebook has its exercises",
+                    path.name)]
     checks = check_cells(sources[name])
     maxima = {ex: float(_meta(c).get("points", 0)) for ex, c in checks.items()}
     if sub is None:
-        return [Row(student, ex, 0, m, False, unreadable) for ex, m in maxima.items()]
+        return [Row(student, ex, 0, m, False, unreadable, name) for ex, m in maxima.items()]
     run, notes = assemble(sources[name], sub)
-    with tempfile.TemporaryDirectory(prefix="gpuviz-grade-") as cwd:
-        stopped = execute(run, timeout, cwd)
+    given = {ln.strip() for c in student_notebook(sources[name]).cells for ln in c.source.splitlines()}
+    flags = [f"flagged: {f}" for f in verdict.scan(learner_sources(sub), given)]
+    verdicts, _ = grade_notebook(run, timeout, flags)
     rows = []
-    for ex, cell in check_cells(run).items():
-        ok, why = verdict(cell)
-        if why == "not run" and stopped:
-            why = f"not run: {stopped}"
-        msg = "; ".join([why] * bool(why) + notes[ex])
-        rows.append(Row(student, ex, maxima[ex] if ok else 0, maxima[ex], ok, msg))
+    for ex in checks:
+        ok, why = verdicts[ex]
+        msg = "; ".join([why] * bool(why) + notes[ex] + flags)
+        rows.append(Row(student, ex, maxima[ex] if ok else 0, maxima[ex], ok, msg, name))
     return rows
+
+
+def student_name(path: Path, sources: dict) -> str:
+    return path.parent.name if path.name in sources and path.parent.name else path.stem
 
 
 def write_csv(rows: list[Row], out: Path) -> None:
@@ -179,6 +271,13 @@ def write_csv(rows: list[Row], out: Path) -> None:
         raise
 
 
+def read_csv(out: Path) -> list[Row]:
+    """The rows of an earlier run's CSV (for --resume)."""
+    with open(out, newline="", encoding="utf-8") as f:
+        return [Row(r["student"], r["exercise"], float(r["points"]), float(r["max"]), r["passed"] == "True",
+                    r["message"]) for r in csv.DictReader(f)]
+
+
 def summary(rows: list[Row]) -> str:
     students: dict = {}
     for r in rows:
@@ -193,8 +292,59 @@ def summary(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def shard(paths: list[Path], spec: str | None) -> list[Path]:
+    """The K-th of N interleaved slices of the sorted submissions (`--shard K/N`, K from 1)."""
+    if not spec:
+        return paths
+    k, n = (int(x) for x in spec.split("/"))
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {spec}: K must be between 1 and N")
+    return [p for i, p in enumerate(sorted(paths)) if i % n == k - 1]
+
+
+def already_graded(path: Path, sources: dict, done: set) -> bool:
+    """Does the CSV being resumed hold a row for every exercise of this submission?"""
+    import nbformat
+
+    student = student_name(path, sources)
+    try:
+        sub = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001
+        sub = None
+    name = find_source(path, sub, sources)
+    exercises = list(check_cells(sources[name])) if name else [""]
+    return all((student, ex) in done for ex in exercises)
+
+
+def feedback(student: str, rows: list[Row]) -> str:
+    """A student's feedback, in Markdown: per notebook, each exercise's verdict, explanation and notes."""
+    lines = [f"# Feedback for {student}", ""]
+    for nb in dict.fromkeys(r.notebook for r in rows):
+        mine = [r for r in rows if r.notebook == nb]
+        lines += [f"## {nb or 'submission'}: {sum(r.points for r in mine):g} of {sum(r.max for r in mine):g} points",
+                  ""]
+        for r in mine:
+            mark = "✅ passed" if r.passed else "❌ not passed"
+            lines += [f"### {r.exercise or 'submission'}: {mark} ({r.points:g} of {r.max:g})", ""]
+            for part in filter(None, r.message.split("; ")):
+                lines += ["```", part, "```"] if "\n" in part else [f"- {part}"]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     import nbformat
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
 
     p = argparse.ArgumentParser(prog="gpuviz grade", description=__doc__.split("\n\n")[0])
     p.add_argument("submissions", nargs="+", type=Path, help="submitted notebooks")
@@ -202,16 +352,60 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                    help=f"folder of instructor notebooks (default {DEFAULT_SOURCE})")
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; about one per core)")
+    p.add_argument("--resume", action="store_true", help="keep the rows of an earlier, interrupted run of "
+                   "--out and grade only the submissions it lacks")
+    p.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions "
+                   "(one machine or CI job per slice, each with its own --out)")
+    p.add_argument("--feedback", type=Path, help="folder for one Markdown feedback file per student "
+                   "(default: next to --out, OUT-feedback/)")
     args = p.parse_args(argv)
     sources = {f.name: nbformat.read(f, as_version=4) for f in sorted(args.source.glob("*.ipynb"))}
     if not sources:
         print(f"gpuviz grade: no notebooks in {args.source}", file=sys.stderr)
         return 2
-    rows = []
-    for path in args.submissions:
-        print(f"grading {path} ...", file=sys.stderr, flush=True)
-        rows += grade_one(path, sources, args.timeout)
-    write_csv(rows, args.out)
+    try:
+        paths = shard(list(args.submissions), args.shard)
+    except ValueError as e:
+        p.error(str(e))
+    feedback_dir = args.feedback or args.out.with_name(f"{args.out.stem}-feedback")
+    old = read_csv(args.out) if args.resume and args.out.exists() else []
+    done = {(r.student, r.exercise) for r in old}
+    todo = [path for path in paths if not (old and already_graded(path, sources, done))]
+    if old:
+        print(f"resuming {args.out}: {len(paths) - len(todo)} submission(s) already graded, {len(todo)} to go",
+              file=sys.stderr)
+    graded: dict[Path, list[Row]] = {}
+
+    def finished(path, rows):
+        graded[path] = rows
+        fresh = [r for path in todo if path in graded for r in graded[path]]
+        keys = {(r.student, r.exercise) for r in fresh}
+        write_csv([r for r in old if (r.student, r.exercise) not in keys] + fresh, args.out)
+        student = rows[0].student
+        mine = [r for rs in graded.values() for r in rs if r.student == student]
+        mine += [Row(**{**r.__dict__, "notebook": "graded in an earlier run"}) for r in old
+                 if r.student == student and (r.student, r.exercise) not in keys]
+        write_text_atomic(feedback_dir / f"{student}.md", feedback(student, mine))
+
+    bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr, disable=not todo)
+    if args.jobs <= 1:
+        for path in todo:
+            bar.set_postfix_str(str(path), refresh=True)
+            finished(path, grade_one(path, sources, args.timeout))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(grade_one, path, sources, args.timeout): path for path in todo}
+            for fut in as_completed(futures):
+                finished(futures[fut], fut.result())
+                bar.update()
+    bar.close()
+    if not todo:
+        write_csv(old, args.out)
+    rows = [r for r in old if (r.student, r.exercise) not in {(x.student, x.exercise) for rs in graded.values()
+                                                              for x in rs}]
+    rows += [r for path in todo for r in graded[path]]
     print(summary(rows))
-    print(f"\n{len(rows)} rows written to {args.out}")
+    print(f"\n{len(rows)} rows written to {args.out}; feedback for each student in {feedback_dir}/")
     return 0

@@ -78,3 +78,56 @@ def test_summary_table(graded, capsys):
     lines = table.splitlines()
     assert lines[0].split() == ["student", "points", "max", "passed"]
     assert lines[1].split() == ["solved", "4", "4", "2/2"] and lines[2].split() == ["stub", "0", "4", "0/2"]
+
+
+def _grade(root, names, *extra):
+    subs = tiny_course.submissions()
+    paths = [str(tiny_course.write(subs[n], root / "submitted" / n / tiny_course.NAME)) for n in names]
+    tiny_course.write(tiny_course.source(), root / "source" / tiny_course.NAME)
+    return G.main([*paths, "--out", str(root / "grades.csv"), "--source", str(root / "source"),
+                   "--timeout", str(TIMEOUT), *extra])
+
+
+def _students(root):
+    with open(root / "grades.csv", newline="") as f:
+        return [r["student"] for r in csv.DictReader(f)]
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    real, seen = G.grade_one, []
+
+    def stops_at_the_second(path, *a):
+        if seen:
+            raise KeyboardInterrupt
+        seen.append(path.parent.name)
+        return real(path, *a)
+
+    monkeypatch.setattr(G, "grade_one", stops_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        _grade(tmp_path, ["solved", "stub", "floaty"])
+    assert _students(tmp_path) == ["solved", "solved"]           # written after each notebook
+
+    def counted(path, *a):
+        seen.append(path.parent.name)
+        return real(path, *a)
+
+    seen.clear()
+    monkeypatch.setattr(G, "grade_one", counted)
+    assert _grade(tmp_path, ["solved", "stub", "floaty"], "--resume") == 0
+    assert seen == ["stub", "floaty"]
+    assert _students(tmp_path) == ["solved"] * 2 + ["stub"] * 2 + ["floaty"] * 2
+    assert "## 00_tiny.ipynb: 0 of 4 points" in (tmp_path / "grades-feedback" / "stub.md").read_text()
+
+
+def test_shards_split_the_class():
+    paths = [G.Path(f"s{i}/00_tiny.ipynb") for i in range(7)]
+    parts = [G.shard(paths, f"{k}/3") for k in (1, 2, 3)]
+    assert sorted(p for part in parts for p in part) == sorted(paths) and [len(p) for p in parts] == [3, 2, 2]
+    with pytest.raises(ValueError):
+        G.shard(paths, "4/3")
+
+
+def test_a_crashed_kernel_says_nothing_on_the_terminal(tmp_path, capfd):
+    assert _grade(tmp_path, ["crash"]) == 0
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Kernel" not in err and "zmq" not in err.lower()
