@@ -23,7 +23,7 @@ from gpuviz import predict, series
 NOTEBOOKS = sorted(glob.glob("course/solutions/*.ipynb") + glob.glob("notebooks/*.ipynb"))
 
 DEAD_ENDS = re.compile(
-    r"nothing to (show|measure|place|break down|compare)|no GPU curve|no reference results|"
+    r"nothing to (show|measure|place|break down|compare|record)|no GPU curve|no reference results|"
     r"no \w+( \w+)? to show|so there is no figure|Skipped|can only be measured|not measured|"
     r"No GPU (here|measurements)[:,;.]|GPU only[:.]", re.I)
 
