@@ -24,7 +24,7 @@ NOTEBOOKS = sorted(glob.glob("course/solutions/*.ipynb") + glob.glob("notebooks/
 
 DEAD_ENDS = re.compile(
     r"nothing to (show|measure|place|break down|compare|record)|no GPU curve|no reference results|"
-    r"no \w+( \w+)? to show|so there is no figure|Skipped|can only be measured|not measured|"
+    r"no \w+( \w+)? to show|so there is no figure|Skipped|can only be measured|(is|are) not measured|not measured here|"
     r"No GPU (here|measurements)[:,;.]|GPU only[:.]", re.I)
 
 PLOTS = {"plot_lines", "plot_bars", "plot_roofline"}
