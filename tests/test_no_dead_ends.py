@@ -4,8 +4,9 @@ Three checks, cheap enough to run on every commit:
 - No notebook says that nothing can be shown, measured or recorded: its sources (code and prose, both
   notebook sets) contain none of the dead-end phrases. A printed message is in the source, so this
   catches what a simulator run would print.
-- Every notebook draws at least one figure through the shared labelling helper (`series.plot_*`)
-  in a statement that runs in every mode: not inside an `if`, a loop or a function that may not run.
+- Every notebook shows at least one figure drawn by the shared labelling helper (`series.plot_*`), as
+  a cell's value or through display(), in a statement that runs in every mode: not inside an `if`, a
+  loop or a function that may not run.
 - Every figure the helper draws carries one of the four labels (tested on the helper itself, for
   every kind, lines, bars and rooflines); a series of any other kind is refused when it is made.
 A slow test executes notebook 00 in simulator mode and reads what it printed and drew.
@@ -39,19 +40,30 @@ def dead_ends(text: str) -> list[str]:
     return [m.group(0) for m in DEAD_ENDS.finditer(text)]
 
 
+def _is_plot(node) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in PLOTS
+            and ast.unparse(node.func.value).endswith("series"))
+
+
 def unconditional_figures(source: str) -> int:
-    """Calls of series.plot_* at a cell's top level (or inside `with`/`try`): they run in every mode."""
+    """Figures of series.plot_* that a cell shows in every mode: the cell's last statement, not hidden by a
+    trailing `;` (a Figure shows as the cell's value), or passed to display(), at the cell's top level
+    (or inside `with`/`try`), not inside an `if`, a loop or a function that may not run."""
     count = 0
-    stmts = list(ast.parse(source).body)
+    body = ast.parse(source).body
+    stmts = list(body)
     while stmts:
         st = stmts.pop(0)
         if isinstance(st, (ast.With, ast.Try)):
             stmts += st.body
             continue
-        if isinstance(st, (ast.If, ast.For, ast.While, ast.FunctionDef, ast.ClassDef)):
+        if not isinstance(st, ast.Expr) or not isinstance(st.value, ast.Call):
             continue
-        count += sum(1 for n in ast.walk(st) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                     and n.func.attr in PLOTS and ast.unparse(n.func.value).endswith("series"))
+        call = st.value
+        if _is_plot(call) and st is body[-1] and not source.rstrip().endswith(";"):
+            count += 1
+        elif ast.unparse(call.func) == "display" and any(_is_plot(a) for a in call.args):
+            count += 1
     return count
 
 
@@ -75,8 +87,10 @@ def test_the_checks_catch_what_they_should():
     assert dead_ends('print("No GPU measurements: no speedup to show.")')
     assert dead_ends('print("Skipped: the CUDA simulator has no warp shuffles.")')
     assert not dead_ends('print("GPU timings: predicted from the datasheets")')
-    assert unconditional_figures("series.plot_lines([s], xlabel='n', ylabel='s');") == 1
-    assert unconditional_figures("fig = gv.series.plot_bars([s], xlabel='s')") == 1
+    assert unconditional_figures("series.plot_lines([s], xlabel='n', ylabel='s')") == 1
+    assert unconditional_figures("series.plot_lines([s], xlabel='n', ylabel='s');") == 0     # hidden by the ;
+    assert unconditional_figures("display(gv.series.plot_bars([s], xlabel='s'))\nx = 1") == 1
+    assert unconditional_figures("series.plot_bars([s], xlabel='s')\nx = 1") == 0          # not the cell's value
     assert unconditional_figures("if gv.on_gpu():\n    series.plot_lines([s], xlabel='n', ylabel='s')\n") == 0
     assert unconditional_figures("def f():\n    series.plot_lines([s], xlabel='n', ylabel='s')\n") == 0
     assert unconditional_figures("gv.timing.plot_scaling(ts)") == 0
