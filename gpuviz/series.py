@@ -145,7 +145,7 @@ def plot_bars(series, *, xlabel: str, title: str = "", log: bool = False, fmt: s
     import numpy as np
 
     n = sum(len(s.x) for s in series)
-    fig = _figure((7.6, max(2.6, 1.2 + 0.34 * n)))
+    fig = _figure((7.6, max(2.6, 1.2 + 0.34 * n) + 0.2 * len(series)))
     ax = fig.add_subplot()
     y0, ticks, names = 0, [], []
     for i, s in enumerate(series):
@@ -160,7 +160,7 @@ def plot_bars(series, *, xlabel: str, title: str = "", log: bool = False, fmt: s
     ax.invert_yaxis()
     ax.set(xscale="log" if log else "linear", xlabel=xlabel)
     ax.margins(x=0.2)
-    ax.legend(fontsize=8, loc="lower right" if not log else "best")
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)   # below: no bar hidden
     ax.set_title(title, fontsize=11)
     return fig
 

@@ -217,3 +217,22 @@ def test_traced_intensity_counts_sectors_moved():
     r = mk.RUNGS["coalesced"]
     assert predict.rung_intensity(r, 1024) == pytest.approx(2 * 1024**3 / r.requested_bytes(1024, 1024, 1024))
     assert predict.rung_intensity(r, 1024, 0.5) == pytest.approx(predict.rung_intensity(r, 1024) / 2)
+
+
+# ---- one notebook, executed in simulator mode ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_notebook_00_without_a_gpu_prints_no_dead_end_and_shows_its_figures(tmp_path):
+    from gpuviz import nbrun
+
+    r = nbrun.run("course/solutions/00_why_gpus.ipynb", log=tmp_path / "00.log", budget=300,
+                  env={"NUMBA_ENABLE_CUDASIM": "1", "GPUVIZ_OFFLINE": "1"}, figures=tmp_path / "figs")
+    assert r.status == "ok", (r.error, r.traceback)
+    printed = (tmp_path / "00.log").read_text()
+    assert not dead_ends(printed), dead_ends(printed)
+    from gpuviz import reference
+
+    if reference.load("00_why_gpus") is None:       # nothing recorded: the GPU side is the prediction
+        assert "predicted from the T4 and H100 datasheets" in printed
+    assert "crossover predicted for the T4" in printed
+    assert len(list((tmp_path / "figs").glob("*.png"))) >= 4       # time, rate, stages, crossover (+ peaks)
