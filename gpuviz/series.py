@@ -132,11 +132,17 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", logx: bool 
     ax.set(xscale="log" if logx else "linear", yscale="log" if logy else "linear", xlabel=xlabel, ylabel=ylabel)
     ax.grid(True, which="major", alpha=0.3)
     if below:
-        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+        _legend_below(fig, ax, len(series))
     else:
         ax.legend(fontsize=8)
     ax.set_title(title, fontsize=11)
     return fig
+
+
+def _legend_below(fig, ax, n_entries: int):
+    """The legend under the x label, whatever the figure's height: its offset is set in inches."""
+    axes_inches = fig.get_figheight() - 1.0 - 0.2 * n_entries      # what constrained layout leaves the axes
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.5 / max(axes_inches, 0.8)), frameon=False)
 
 
 def plot_bars(series, *, xlabel: str, title: str = "", log: bool = False, fmt: str = "{:.3g}"):
@@ -160,7 +166,7 @@ def plot_bars(series, *, xlabel: str, title: str = "", log: bool = False, fmt: s
     ax.invert_yaxis()
     ax.set(xscale="log" if log else "linear", xlabel=xlabel)
     ax.margins(x=0.2)
-    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)   # below: no bar hidden
+    _legend_below(fig, ax, len(series))      # below the axes: no bar hidden behind it
     ax.set_title(title, fontsize=11)
     return fig
 
