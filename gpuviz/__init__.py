@@ -21,6 +21,8 @@ _EXPORTS = {
     "launch_count": ("hooks", "launch_count"),
     "timing": ("timing", None),
     "reference": ("reference", None),
+    "series": ("series", None),
+    "predict": ("predict", None),
     "data": ("data", None),
     "memory": ("memory", None),
     "training": ("training", None),

@@ -24,6 +24,11 @@ SIM_BANNER = "CUDA simulator: results are exact, timings are not meaningful"
 COLAB_GPU_HOWTO = ("This Colab runtime has no GPU. To get one: Runtime > Change runtime type > "
                    "Hardware accelerator: T4 GPU > Save, then run the notebook again from the top. "
                    "Until then kernels run in the CUDA simulator.")
+NO_GPU_HOWTO = ("This machine has no GPU for this course, so where a lesson is about GPU speed its figures show "
+                "predictions from GPU datasheets, measurements published by others and results recorded on real "
+                "GPUs, each labelled, beside what this machine measures. To run on a GPU: open the notebook in "
+                "Colab (the badge at its top) and pick Runtime > Change runtime type > T4 GPU; `gpuviz doctor` "
+                "in a terminal says why no GPU is found here.")
 
 
 class SetupError(RuntimeError):
@@ -221,6 +226,8 @@ def setup(seed_value: int = 0, *, quiet: bool = False, lib: str = "numba") -> In
             print(f"Kernels run in the CUDA simulator because {_info.fallback}")
         elif _info.mode == "sim" and _info.colab:
             print(COLAB_GPU_HOWTO)
+        elif _info.mode == "sim" and not (lib == "torch" and torch_cuda):
+            print(NO_GPU_HOWTO)     # once, at the top of the notebook: the way to a GPU
     return _info
 
 

@@ -19,8 +19,9 @@ def test_setup_in_simulator_mode_prints_banner_and_seeds():
     assert p.returncode == 0, p.stderr
     out = p.stdout.splitlines()
     assert out[0] == runtime.SIM_BANNER + ". torch: CPU only"
-    assert out[1] == "sim 64"
-    assert "simulator" in out[2]
+    assert out[1] == runtime.NO_GPU_HOWTO            # the way to a GPU, once, under the banner
+    assert out[2] == "sim 64"
+    assert "simulator" in out[3]
 
 
 def test_numba_imported_first_still_works():
