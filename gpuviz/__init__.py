@@ -31,6 +31,8 @@ _EXPORTS = {
     "passed": ("check", "passed"),
     "views": ("views", None),
     "widgets": ("widgets", None),
+    "runtime": ("runtime", None),
+    "ddp": ("ddp", None),
 }
 
 # Functions named like their module are imported now (both modules are light): importing the
