@@ -117,7 +117,7 @@ def collect(run_kernel: bool = True) -> Report:
             if not ok:
                 fix = diagnose_error(out, driver) or f"Unrecognized failure; its output was:\n{out[-1500:]}"
                 r.problems.append(("a test kernel failed on the GPU", fix))
-    r.lines.append(("torch CUDA", torch_cuda_line(devices)))
+    r.lines.append(("torch.cuda", torch_cuda_line(devices)))
     return r
 
 

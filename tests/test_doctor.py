@@ -7,7 +7,7 @@ from gpuviz import doctor
 def test_doctor_reports_simulator_mode_and_exits_zero():
     p = subprocess.run([sys.executable, "-m", "gpuviz", "doctor"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
-    for label in ("Python", "numba", "numba-cuda", "torch", "ipywidgets", "JupyterLab", "Colab", "GPU", "torch CUDA"):
+    for label in ("Python", "numba", "numba-cuda", "torch", "ipywidgets", "JupyterLab", "Colab", "GPU", "torch.cuda"):
         assert label in p.stdout
     assert "none: simulator mode" in p.stdout and "OK: the course can run here." in p.stdout
 
