@@ -6,7 +6,7 @@ and the session fails if one notebook takes longer than the budget in simulator/
 import os
 from collections import defaultdict
 
-from gpuviz.conventions import MAX_SECONDS_SIM
+from gpuviz.course.conventions import MAX_SECONDS_SIM
 
 _notebook_seconds = defaultdict(float)
 

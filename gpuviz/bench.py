@@ -11,10 +11,10 @@ repeated until the spread is small (median and interquartile range kept); cuBLAS
 `torch.matmul` in FP32 with TF32 off. The JSON holds the device, driver, versions and date
 (`gpuviz.reference.environment()`), and per size and kernel the time, GFLOP/s and % of cuBLAS.
 
-`--quick` checks correctness only: it runs every kernel under `gpuviz.trace` (on the CPU, thread by
+`--quick` checks correctness only: it runs every kernel under `gpuviz.tracer.scheduler` (on the CPU, thread by
 thread; races and bad indices are reported) on sizes that are not multiples of any tile, compares
 with NumPy, and, where Numba's real CUDA target is loaded, compiles each kernel to PTX for sm_75
-and sm_90 and reports its registers, spills and blocks per SM (`gpuviz.compilecheck.check_ladder`).
+and sm_90 and reports its registers, spills and blocks per SM (`gpuviz.course.compilecheck.check_ladder`).
 """
 from __future__ import annotations
 
@@ -26,15 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gpuviz.runtime import NoGPU  # raised when the benchmark cannot run here: why, and what to do
+
 REFERENCE_NAME = "matmul_ladder"
 DEFAULT_SIZES = (256, 512, 1024, 2048, 4096)
 LAUNCH_BOUND = 3          # a kernel within 3x of an empty launch's time is timing launches, not arithmetic
 QUICK_SHAPES = ((1, 1, 1), (32, 32, 32), (45, 19, 70), (131, 9, 3))   # (M, K, N): ragged, several blocks
 TARGETS = {"best_vs_cublas_4096": 0.50, "coalesced_over_uncoalesced": 5.0}
-
-
-class Refused(RuntimeError):
-    """The benchmark cannot run here; the message says why and what to do."""
 
 
 def _say(msg=""):
@@ -76,9 +74,8 @@ def sampled_error(A, B):
 
 def quick(shapes=QUICK_SHAPES, ptx: bool | None = None) -> bool:
     """Every ladder kernel under the tracer on small ragged shapes, checked against NumPy; True if all pass."""
-    from gpuviz.trace import trace
-
     from gpuviz import matmul_kernels as mk
+    from gpuviz.tracer.scheduler import trace
 
     rng = np.random.default_rng(0)
     ok = True
@@ -119,7 +116,7 @@ def _real_target() -> bool:
 def _compile_all() -> bool:
     """Every kernel compiled to PTX and assembled by ptxas for sm_75 and sm_90: registers, spills and
     blocks per SM, as `gpuviz compile-check --ladder` prints them."""
-    from gpuviz import compilecheck
+    from gpuviz.course import compilecheck
 
     rows = compilecheck.check_ladder()
     _say("  compiled for sm_75 and sm_90 (registers per thread from ptxas; no GPU needed):")
@@ -138,21 +135,16 @@ def _require_gpu():
     from gpuviz.runtime import cuda_device_count, simulator_requested
 
     if simulator_requested():
-        raise Refused("gpuviz bench times a real GPU, but the CUDA simulator is switched on "
+        raise NoGPU("gpuviz bench times a real GPU, but the CUDA simulator is switched on "
                       "(NUMBA_ENABLE_CUDASIM=1), where timings mean nothing. Unset it on a machine with a GPU, "
                       "or run `gpuviz bench --quick` to check the kernels' results without a GPU.")
     if cuda_device_count() == 0:
-        raise Refused("gpuviz bench times a real GPU, and no CUDA GPU is visible here. Run it on a GPU (e.g. Colab "
+        raise NoGPU("gpuviz bench times a real GPU, and no CUDA GPU is visible here. Run it on a GPU (e.g. Colab "
                       "with a T4), or run `gpuviz bench --quick` to check the kernels' results without one. "
                       "The notebooks show the recorded reference results meanwhile.")
-    try:
-        import torch
-    except ImportError as e:
-        raise Refused("gpuviz bench compares with cuBLAS through torch, which is not installed") from e
-    if not torch.cuda.is_available():
-        raise Refused("the driver sees a GPU but torch does not (a CPU-only torch build?): install a CUDA build "
-                      "of torch to compare with cuBLAS")
-    return torch
+    from gpuviz.runtime import cuda_torch
+
+    return cuda_torch("gpuviz bench compares with cuBLAS through torch, so it")
 
 
 def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=None) -> dict:
@@ -161,7 +153,7 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
     from numba import cuda
 
     from gpuviz import matmul_kernels as mk
-    from gpuviz.roofline import measure_bandwidth, measure_sgemm
+    from gpuviz.roofline import matmul_flops, measure_bandwidth, measure_sgemm
     from gpuviz.timing import benchmark, launch_overhead
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -174,11 +166,11 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
     for n in sizes:
         A = torch.rand(n, n, device="cuda", generator=gen) - 0.5
         B = torch.rand(n, n, device="cuda", generator=gen) - 0.5
-        flops = mk.matmul_flops(n, n, n)
+        flops = matmul_flops(n, n, n)
         ref = torch.matmul(A, B)
         rel_err = sampled_error(A, B)
 
-        cub = benchmark(torch.matmul, A, B, device="torch", label="cuBLAS", size=n, flops=flops,
+        cub = benchmark(torch.matmul, A, B, sync="torch", label="cuBLAS", size=n, flops=flops,
                         min_repeats=repeats, max_time=max_time)
         out.append(_row(n, "cublas", "cuBLAS (torch.matmul, FP32, TF32 off)", cub, cub.median, rel_err(ref),
                         4 * 3 * n * n))
@@ -192,7 +184,7 @@ def run(sizes=DEFAULT_SIZES, repeats: int = 5, max_time: float = 2.0, kernels=No
             err = rel_err(C)
             if not err < 1e-5:
                 raise RuntimeError(f"{r.name} is wrong at n={n}: relative error {err:.2e} against float64")
-            t = benchmark(r.launch, dA, dB, dC, device="numba", label=r.label, size=n, flops=flops,
+            t = benchmark(r.launch, dA, dB, dC, sync="numba", label=r.label, size=n, flops=flops,
                           min_repeats=repeats, max_time=max_time)
             out.append(_row(n, r.name, r.label, t, cub.median, err, r.requested_bytes(n, n, n)))
             _say(_fmt(out[-1]))
@@ -344,7 +336,7 @@ def main(argv=None) -> int:
         return 0 if quick() else 1
     try:
         results = run(a.sizes, a.repeats, a.max_time, a.kernels)
-    except Refused as e:
+    except NoGPU as e:
         print(f"gpuviz bench: {e}", file=sys.stderr)
         return 2
     from gpuviz import reference

@@ -6,10 +6,10 @@ from importlib import import_module
 
 COMMANDS = {
     "doctor": ("doctor", "check that the course can run here, and say how to fix it if not"),
-    "student": ("student", "build student notebooks from the instructor sources"),
-    "grade": ("grade", "grade submitted notebooks into a CSV"),
+    "student": ("course.student", "build student notebooks from the instructor sources"),
+    "grade": ("course.grade", "grade submitted notebooks into a CSV"),
     "bench": ("bench", "time the matmul ladder against cuBLAS on a GPU (--quick: check it anywhere)"),
-    "compile-check": ("compilecheck", "compile recorded kernels to PTX for real GPUs (sm_75, sm_90)"),
+    "compile-check": ("course.compilecheck", "compile recorded kernels to PTX for real GPUs (sm_75, sm_90)"),
 }
 
 

@@ -1,16 +1,18 @@
 """Launch hooks on Numba's kernel objects, installed by `gv.setup()`.
 
 Every `kernel[griddim, blockdim]` is validated against real GPU limits, in the simulator as on a
-GPU, so both modes give the same clear error. When GPUVIZ_KERNEL_LOG names a file, every launch
-is also recorded for the compile-for-GPU check (gpuviz.compilecheck).
+GPU, so both modes give the same clear error. Every launch is then announced to the subscribers:
+Numba's launches, the tracer's (`gv.trace`) and Triton's (gpuviz.tritonkit). gpuviz knows none of
+them by name: a package subscribes through the `gpuviz.launch` entry point group, a function that
+calls `subscribe(fn)` or not. The course's compile check subscribes there (gpuviz.course.compilecheck).
 """
 from __future__ import annotations
 
 import functools
-import os
+import sys
 
 from gpuviz import launch
-from gpuviz.kernelsource import python_function
+from gpuviz.tracer.kernelsource import python_function
 
 _installed = False
 _launches = 0
@@ -33,12 +35,40 @@ def _validate(pyfunc, config) -> None:
     launch.validate(config[0], config[1], _shared_bytes(pyfunc))
 
 
-def record(kernel, args) -> None:
-    """Log a launch for the compile-for-GPU check, when GPUVIZ_KERNEL_LOG names a file."""
-    if os.environ.get("GPUVIZ_KERNEL_LOG"):
-        from gpuviz import compilecheck
+_subscribers: list = []
+_plugins_loaded = False
 
-        compilecheck.record(kernel, args)
+
+def subscribe(fn) -> None:
+    """Call `fn(kernel, args, kwargs)` after every launch in this process (kwargs: Triton's meta-parameters)."""
+    if fn not in _subscribers:
+        _subscribers.append(fn)
+
+
+def unsubscribe(fn) -> None:
+    if fn in _subscribers:
+        _subscribers.remove(fn)
+
+
+def _load_plugins() -> None:
+    """Let every installed `gpuviz.launch` entry point subscribe, once per process."""
+    global _plugins_loaded
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="gpuviz.launch"):
+        try:
+            ep.load()()
+        except Exception as e:  # noqa: BLE001  a broken plugin must not stop a learner's launch
+            print(f"gpuviz: the launch subscriber {ep.value} failed to load: {type(e).__name__}: {e}", file=sys.stderr)
+
+
+def launched(kernel, args, kwargs=None) -> None:
+    """Tell every subscriber about a launch."""
+    if not _plugins_loaded:
+        _load_plugins()
+    for fn in _subscribers:
+        fn(kernel, args, kwargs or {})
 
 
 def install() -> None:
@@ -70,13 +100,13 @@ def install() -> None:
             global _launches
             if not (self._device or _get_kernel_context()):
                 _launches += 1
-                record(self, args)
+                launched(self, args)
             return call(self, *args)
     else:
         def recorded_call(self, *args):
             global _launches
             _launches += 1
-            record(self.dispatcher, args)
+            launched(self.dispatcher, args)
             return call(self, *args)
 
     dispatcher_cls.__getitem__ = functools.wraps(getitem)(checked_getitem)

@@ -4,7 +4,7 @@ blocks fit on one streaming multiprocessor.
 The CUDA simulator runs a 2000-thread block without complaint; every GPU refuses it.
 `validate` gives the same clear error in both modes, naming the limit and the value.
 `occupancy` is the arithmetic of NVIDIA's occupancy calculator (cuda_occupancy.h): from a kernel's
-registers per thread (ptxas, see gpuviz.compilecheck), threads per block and shared memory, the
+registers per thread (ptxas, see gpuviz.course.compilecheck), threads per block and shared memory, the
 blocks resident per SM on a given compute capability, and which resource limits them.
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import inspect
 import math
-import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,10 @@ MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK_DIM = (1024, 1024, 64)
 MAX_GRID_DIM = (2**31 - 1, 65535, 65535)
 MAX_STATIC_SHARED_BYTES = 48 * 1024
-WARP_SIZE = 32
+WARP_SIZE = 32        # threads that execute together; every NVIDIA GPU so far
+SECTOR_BYTES = 32     # the unit of a global memory transaction: a warp's request touches whole sectors
+BANKS = 32            # shared memory banks; one 4-byte word per bank per cycle
+WORD_BYTES = 4        # the width of a bank
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,9 @@ def static_shared_bytes(pyfunc) -> int | None:
     as `TPB = 16` work. A shape of 0 declares dynamic shared memory, which counts as 0 here.
     """
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(pyfunc)))
+        from gpuviz.tracer.kernelsource import source_tree
+
+        tree = source_tree(pyfunc)
         names = dict(pyfunc.__globals__)
         names.update(inspect.getclosurevars(pyfunc).nonlocals)
     except (OSError, TypeError, SyntaxError):

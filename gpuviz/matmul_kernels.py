@@ -254,10 +254,6 @@ LADDER = [
 RUNGS = {r.name: r for r in LADDER}
 
 
-def matmul_flops(M: int, N: int, K: int) -> int:
-    return 2 * M * N * K
-
-
 def signature():
     """The argument types every ladder kernel is launched with: three C-contiguous float32 matrices."""
     from numba import types
@@ -269,7 +265,6 @@ def ptx(name: str, cc=(7, 5)) -> str:
     """The PTX (GPU assembly) Numba generates for ladder kernel `name`, with its launch bounds. Under the
     simulator, which cannot compile, it is compiled in a fresh process without the simulator (needs
     numba-cuda's NVVM)."""
-    import os
     import subprocess
     import sys
 
@@ -277,7 +272,9 @@ def ptx(name: str, cc=(7, 5)) -> str:
         kernel = RUNGS[name].kernel
         bounds = kernel.targetoptions.get("launch_bounds")
         return cuda.compile_ptx(kernel.py_func, signature(), cc=cc, launch_bounds=bounds)[0]
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    from gpuviz.runtime import env_without_simulator
+
+    env = env_without_simulator()
     code = f"import sys; from gpuviz import matmul_kernels as mk; sys.stdout.write(mk.ptx({name!r}, {tuple(cc)!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     if out.returncode != 0:

@@ -11,8 +11,10 @@
   (cuDNN workspace, allocator rounding, the CUDA context) it does not count.
 - `saved_for_backward(fn)` counts, exactly, the bytes autograd keeps for the backward pass.
 - `compare(...)` runs a real training step on a GPU and sets the estimate against torch's peak.
-- `plot_timeline(samples)` draws the timeline (a pure function returning a Figure);
-  `MemoryView(tracker)` is a thin ipywidgets wrapper that redraws it as training runs.
+- `plot_timeline(samples)` draws the timeline, `plot_fit(estimate)` an estimate against GPU capacities,
+  `plot_remedies(rows)` the ways of training one batch (pure functions returning Figures);
+  `gv.widgets.MemoryView(tracker)` redraws the timeline as training runs, `gv.widgets.EstimatorWidget`
+  the estimate as sliders move.
 """
 from __future__ import annotations
 
@@ -210,7 +212,7 @@ class Tracker:
 
     # ---- use
     def on_sample(self, fn) -> None:
-        """Call fn(sample) after every new sample (MemoryView uses this)."""
+        """Call fn(sample) after every new sample (gv.widgets.MemoryView uses this)."""
         self._listeners.append(fn)
 
     def peak(self) -> int:
@@ -526,34 +528,61 @@ def plot_estimate(est: Estimate, measured_peak: int | None = None, title: str | 
     return fig
 
 
-class MemoryView:
-    """A live memory timeline: an ipywidgets Output redrawn every `every` steps while a Tracker
-    records through `gpuviz.widgets.show` (ipywidgets 7.7.1 and 8).
-    `.figure()` is the static fallback; display the view (last value of a cell) to see it."""
+# ---- figures of an estimate (notebook 10) -----------------------------------------------------------
 
-    def __init__(self, tracker: Tracker, every: int = 10):
-        import ipywidgets as w
+CAPACITIES_GIB = {"T4": 16, "L4 / A10 / RTX 4090": 24, "A100 40GB": 40, "A100/H100 80GB": 80}
+DTYPES = ("float32", "bfloat16", "float16")
 
-        self.tracker, self.every = tracker, max(1, int(every))
-        self.out = w.Output()
-        self.label = w.HTML(f"<small>{tracker.label}</small>")
-        self.box = w.VBox([self.label, self.out])
-        tracker.on_sample(self._on_sample)
-        self.redraw()
 
-    def _on_sample(self, s: Sample) -> None:
-        if s.phase == "step" and s.step % self.every == 0:
-            self.redraw()
+def plot_fit(est, capacities: dict | None = None, title: str | None = None):
+    """One horizontal stacked bar of an Estimate's parts (GiB) with vertical lines at GPU memory
+    capacities; red title when the estimate exceeds the smallest capacity shown. Returns a Figure."""
+    from matplotlib.figure import Figure
 
-    def figure(self):
-        return self.tracker.figure()
+    caps = CAPACITIES_GIB if capacities is None else capacities
+    fig = Figure(figsize=(8, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    left = 0.0
+    vals = [(PART_LABELS[k], getattr(est, k), COLORS[k]) for k in PARTS] + [("input batch", est.inputs, "#8172b3")]
+    for name, v, c in vals:
+        ax.barh(0, v / 2**30, left=left, color=c, label=f"{name}: {fmt_bytes(v)}", height=0.5)
+        left += v / 2**30
+    total = est.total / 2**30
+    for i, (name, gib) in enumerate(caps.items()):
+        ax.axvline(gib, color="k", lw=1, ls=(0, (4, 2 + i)))
+        ax.text(gib, 0.42 - 0.12 * (i % 2), f" {name}: {gib} GB", fontsize=7, va="bottom")
+    ax.set_xlim(0, max([total * 1.15, *[g * 1.25 for g in caps.values()]] or [1]))
+    ax.set_ylim(-0.4, 0.75)
+    ax.set_yticks([])
+    ax.set_xlabel("GiB (estimate)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, frameon=False)
+    fits = [n for n, g in caps.items() if est.total <= g * 2**30]
+    ax.set_title(title or (f"batch {est.batch_size}, {est.optimizer_name}: {fmt_bytes(est.total)}, "
+                           + (f"fits: {', '.join(fits)}" if fits else "fits none of these GPUs")),
+                 fontsize=9, color="k" if fits else "C3")
+    return fig
 
-    def redraw(self) -> None:
-        from gpuviz.widgets import show
 
-        show(self.out, self.figure(), dpi=80)
+def plot_remedies(rows: list[dict], title: str | None = None):
+    """Bars side by side for each way of training the same batch: memory (left) and time per step
+    (right). rows: {"name", "bytes", "seconds", "memory_label", "time_label"}; a None value is drawn
+    as 'not measured here'. Returns a Figure."""
+    from matplotlib.figure import Figure
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.box)
+    fig = Figure(figsize=(9.5, 0.9 + 0.45 * len(rows)), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2, sharey=True)
+    names = [r["name"] for r in rows]
+    y = list(range(len(rows)))
+    for a, key, scale, unit, color in ((ax, "bytes", 2**20, "MiB", "C0"), (ax2, "seconds", 1e-3, "ms", "C1")):
+        vals = [r[key] for r in rows]
+        a.barh(y, [0 if v is None else v / scale for v in vals], color=color)
+        for i, v in enumerate(vals):
+            a.text(0 if v is None else v / scale, i, " not measured here" if v is None else f" {v / scale:,.2f}",
+                   va="center", fontsize=8)
+        a.margins(x=0.35)
+        label = next((r.get(f"{'memory' if key == 'bytes' else 'time'}_label") for r in rows), "") or ""
+        a.set_xlabel(f"{unit}{': ' + label if label else ''}", fontsize=8)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    fig.suptitle(title or "the same batch, trained four ways", fontsize=9)
+    return fig

@@ -77,9 +77,9 @@ def traced_intensity(trace, flops: float) -> float:
     """FLOP per byte global memory moves for a traced launch: each warp request costs every 32-byte
     sector it touches, so an uncoalesced load lowers the intensity and a broadcast raises it. Caches
     are ignored. A traced small problem stands for larger ones when the access pattern repeats."""
-    from gpuviz.metrics import SECTOR
+    from gpuviz.launch import SECTOR_BYTES
 
-    moved = sum(row["requests"] * row["sectors_per_request"] * SECTOR
+    moved = sum(row["requests"] * row["sectors_per_request"] * SECTOR_BYTES
                 for row in trace.metrics.values() if row["space"] == "global")
     return flops / moved
 

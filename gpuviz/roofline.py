@@ -233,19 +233,10 @@ def spec_table(keys=None) -> str:
 
 # ---- measured roofs (GPU only, through torch) ----------------------------------------------------------
 
-class NoGPU(RuntimeError):
-    """A measurement that needs a CUDA GPU was asked for where torch sees none."""
-
-
 def _cuda_torch():
-    try:
-        import torch
-    except ImportError as e:
-        raise NoGPU("measuring a roof needs torch with CUDA; torch is not installed") from e
-    if not torch.cuda.is_available():
-        raise NoGPU("measuring a roof needs a CUDA GPU, and torch sees none here. Use the datasheet figures "
-                    "in gpuviz.roofline.SPECS, or the recorded reference results, instead.")
-    return torch
+    from gpuviz.runtime import cuda_torch
+
+    return cuda_torch("measuring a roof (use the datasheet figures in gpuviz.roofline.SPECS instead)")
 
 
 @dataclass(frozen=True)
@@ -266,7 +257,7 @@ def measure_bandwidth(nbytes: int = 1 << 30) -> Roof:
     n = nbytes // 4
     src = torch.ones(n, dtype=torch.float32, device="cuda")
     dst = torch.empty_like(src)
-    t = benchmark(dst.copy_, src, device="torch", label="D2D copy", nbytes=2 * src.nbytes, min_repeats=10)
+    t = benchmark(dst.copy_, src, sync="torch", label="D2D copy", nbytes=2 * src.nbytes, min_repeats=10)
     if not bool(torch.equal(dst, src)):
         raise RuntimeError("the device-to-device copy did not copy")
     return Roof("bandwidth", t.gbps, "GB/s", f"copy of {nbytes / 2**20:,.0f} MiB, read + write counted, median "
@@ -284,7 +275,7 @@ def measure_sgemm(n: int = 8192) -> Roof:
         g = torch.Generator(device="cuda").manual_seed(0)
         A = torch.rand(n, n, device="cuda", generator=g)
         B = torch.rand(n, n, device="cuda", generator=g)
-        t = benchmark(torch.matmul, A, B, device="torch", label="cuBLAS SGEMM", flops=2 * n**3, min_repeats=5)
+        t = benchmark(torch.matmul, A, B, sync="torch", label="cuBLAS SGEMM", flops=2 * n**3, min_repeats=5)
         C = A @ B
         ref = A[:64].double() @ B.double()
         if not torch.allclose(C[:64].double(), ref, rtol=1e-4, atol=1e-2):

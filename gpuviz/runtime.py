@@ -35,6 +35,22 @@ class SetupError(RuntimeError):
     """The runtime cannot be set up as asked; the message says how to fix it."""
 
 
+class NoGPU(RuntimeError):
+    """Something that runs on a real GPU only was asked for here; the message says why and what to do."""
+
+
+def cuda_torch(purpose: str):
+    """torch, when it has a CUDA GPU; otherwise NoGPU, saying `purpose` ("measuring a roof") needs one."""
+    try:
+        import torch
+    except ImportError as e:
+        raise NoGPU(f"{purpose} needs torch with CUDA; torch is not installed") from e
+    if not torch.cuda.is_available():
+        raise NoGPU(f"{purpose} needs a CUDA GPU, and torch sees none here (`gpuviz doctor` says why; a CPU-only "
+                    "build of torch is one reason)")
+    return torch
+
+
 @dataclass(frozen=True)
 class Info:
     mode: str  # where Numba runs kernels: "gpu" or "sim"
@@ -79,6 +95,12 @@ def cuda_device_count() -> int:
 
 def simulator_requested() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def env_without_simulator(*also: str) -> dict:
+    """This process's environment for a child that must use Numba's real CUDA target (to compile for a
+    GPU, or to prove one works), without NUMBA_ENABLE_CUDASIM and the variables in `also`."""
+    return {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", *also)}
 
 
 def _enable_simulator() -> None:
@@ -148,10 +170,9 @@ print("kernel ok")
 
 def smoke_test(timeout: float = 300) -> tuple[bool, str]:
     """Compile and launch one tiny kernel in a fresh process (so this process stays free to choose)."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     try:
         p = subprocess.run([sys.executable, "-c", SMOKE], capture_output=True, text=True, timeout=timeout,
-                           env=env)
+                           env=env_without_simulator())
     except subprocess.TimeoutExpired:
         return False, f"the test kernel did not finish in {timeout:.0f} s"
     return p.returncode == 0, (p.stdout + p.stderr).strip()

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-DEVICES = ("cpu", "numba", "torch")
+SYNCS = (None, "numba", "torch")   # what benchmark(sync=...) waits for: nothing (CPU code), Numba, torch
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Timing:
 
     label: str
     samples: list = field(repr=False)
-    device: str = "cpu"
+    sync: str | None = None      # the library whose GPU work was waited for and timed with CUDA events
     meaningful: bool = True
     size: float | None = None
     flops: float | None = None
@@ -79,9 +79,9 @@ def _simulated() -> bool:
     return simulator_requested()
 
 
-def _timer(device: str):
+def _timer(sync: str | None):
     """A function that runs `fn` `number` times and returns the seconds it took."""
-    if device == "torch":
+    if sync == "torch":
         import torch
 
         if torch.cuda.is_available():
@@ -94,7 +94,7 @@ def _timer(device: str):
                 end.synchronize()
                 return start.elapsed_time(end) / 1e3
             return run
-    if device == "numba" and not _simulated():
+    if sync == "numba" and not _simulated():
         from numba import cuda
 
         def run(fn, number):
@@ -115,35 +115,42 @@ def _timer(device: str):
     return run
 
 
-def _synchronize(device: str) -> None:
-    if device == "torch":
+def _synchronize(sync: str | None) -> None:
+    if sync == "torch":
         import torch
 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-    elif device == "numba" and not _simulated():
+    elif sync == "numba" and not _simulated():
         from numba import cuda
 
         cuda.synchronize()
 
 
-def benchmark(fn, *args, device: str = "cpu", label: str | None = None, size=None, flops=None, nbytes=None,
+def benchmark(fn, *args, sync: str | None = None, label: str | None = None, size=None, flops=None, nbytes=None,
               warmup: int = 1, min_repeats: int = 5, max_repeats: int = 100, max_time: float = 1.0,
-              target_spread: float = 0.05, min_sample: float = 1e-3, **kwargs) -> Timing:
-    """Time `fn(*args, **kwargs)`: warm-up, then adaptive repeats. Returns a Timing.
+              target_spread: float = 0.05, min_sample: float = 1e-3, **unknown) -> Timing:
+    """Time `fn(*args)`: warm-up, then adaptive repeats. Returns a Timing.
 
-    device: "cpu" (perf_counter), "numba" or "torch" (device synchronization and CUDA events on a
-    GPU). Calls faster than `min_sample` are batched so that each sample lasts at least that long.
+    sync: None for CPU code (perf_counter); "numba" or "torch" for GPU work launched through that
+    library, which returns before the GPU has finished: it is waited for, and timed with CUDA events.
+    Calls faster than `min_sample` are batched so that each sample lasts at least that long.
     Repeats stop once `min_repeats` samples have a relative spread under `target_spread`, or after
-    `max_repeats` samples or `max_time` seconds.
+    `max_repeats` samples or `max_time` seconds. Keyword arguments of `fn` go through a lambda:
+    `benchmark(lambda: np.bincount(x, minlength=32))`, so no name means two things.
     """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    call = (lambda: fn(*args, **kwargs)) if (args or kwargs) else fn
+    if unknown:
+        hint = " (`device=` is now `sync=`: the library whose GPU work is waited for)" if "device" in unknown else ""
+        raise TypeError(f"benchmark() got keyword argument(s) {', '.join(unknown)} it does not take{hint}. "
+                        "To pass keyword arguments to the timed function, wrap the call: "
+                        "gv.benchmark(lambda: fn(x, key=value)).")
+    if sync not in SYNCS:
+        raise ValueError(f"sync must be one of {SYNCS}, got {sync!r}")
+    call = (lambda: fn(*args)) if args else fn
     for _ in range(warmup):
         call()
-    _synchronize(device)
-    run = _timer(device)
+    _synchronize(sync)
+    run = _timer(sync)
     number, t = 1, run(call, 1)
     while t < min_sample and number < 10_000:  # batch fast calls
         number *= max(2, min(10, int(min_sample / max(t, 1e-9))))
@@ -155,8 +162,8 @@ def benchmark(fn, *args, device: str = "cpu", label: str | None = None, size=Non
             lo, mid, hi = np.percentile(samples, [25, 50, 75])
             if (hi - lo) / mid < target_spread or time.perf_counter() > deadline:
                 break
-    meaningful = not (device == "numba" and _simulated())
-    return Timing(label or getattr(fn, "__name__", "fn"), samples, device, meaningful, size, flops, nbytes)
+    meaningful = not (sync == "numba" and _simulated())
+    return Timing(label or getattr(fn, "__name__", "fn"), samples, sync, meaningful, size, flops, nbytes)
 
 
 _overhead: dict | None = None
@@ -181,8 +188,8 @@ def launch_overhead() -> dict[str, Timing]:
 
         dev = "cuda" if torch.cuda.is_available() else "cpu"
         one = torch.zeros(1, device=dev)
-        _overhead = {"numba": benchmark(lambda: empty[1, 1](), device="numba", label="empty Numba kernel launch"),
-                     "torch": benchmark(lambda: one.add_(1), device="torch",
+        _overhead = {"numba": benchmark(lambda: empty[1, 1](), sync="numba", label="empty Numba kernel launch"),
+                     "torch": benchmark(lambda: one.add_(1), sync="torch",
                                         label=f"one-element torch op ({dev})")}
     return _overhead
 

@@ -1,13 +1,10 @@
 """Views of a training run: loss and accuracy curves (live while training), a confusion matrix, a grid
 of images, and the dependency picture of a recurrent network.
 
-Drawing functions are pure (data in, matplotlib Figure out). `LiveFigure` redraws one of them in
-place while a loop runs, through an IPython display handle: it works in JupyterLab, Colab
-(ipywidgets 7.7.1 is not involved) and under nbval, and does nothing outside a notebook kernel.
+Drawing functions are pure (data in, matplotlib Figure out). `gv.widgets.LiveFigure` redraws one of
+them in place while a loop runs.
 """
 from __future__ import annotations
-
-import io
 
 import numpy as np
 
@@ -55,45 +52,6 @@ def plot_curves(history: dict, title: str | None = None, baseline: float | None 
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-def png(fig, dpi: int = 80):
-    """A Figure as an IPython PNG image (what LiveFigure and widgets display)."""
-    from IPython.display import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return Image(data=buf.getvalue(), format="png")
-
-
-class LiveFigure:
-    """Show `draw(*args)` once, then replace it in place on every `update(*args)`.
-
-        live = LiveFigure(gv.training.plot_curves)
-        for epoch in ...: live.update(history)
-
-    `figure` is the last Figure drawn (the static result, e.g. to end a cell with)."""
-
-    def __init__(self, draw, **kw):
-        self.draw, self.kw = draw, kw
-        self.handle = None
-        self.figure = None
-
-    def update(self, *args):
-        self.figure = self.draw(*args, **self.kw)
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return self.figure
-        if getattr(get_ipython(), "kernel", None) is None:      # not in a notebook: nothing to update
-            return self.figure
-        image = png(self.figure)
-        if self.handle is None:
-            self.handle = display(image, display_id=True)
-        else:
-            self.handle.update(image)
-        return self.figure
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:

@@ -9,8 +9,8 @@ addresses: an unmasked load past the end of a tensor reads whatever memory follo
 store overwrites it. `bounds_checked(*tensors)` makes every load and store of a kernel run inside it
 raise `OutOfBounds` instead, naming the program and the tensor; the exercise checks of lesson 13 use it.
 
-Like Numba's kernels (gpuviz.compilecheck), every Triton kernel launched while GPUVIZ_KERNEL_LOG names a
-file is recorded there: its source, what its free names refer to, its argument types, constexprs and
+Like Numba's kernels (gpuviz.kernelrecord), every Triton kernel launched while GPUVIZ_KERNEL_LOG names a
+file is recorded there (the course's compile check subscribes to launches, gpuviz.hooks): its source, what its free names refer to, its argument types, constexprs and
 `num_warps`/`num_stages`. `compile_record(rec, cc)` rebuilds it in a process without the interpreter and
 compiles it with Triton's own compiler, to PTX and a cubin with the bundled ptxas, for a GPU that need
 not be present: `triton.compile(ASTSource(...), target=GPUTarget("cuda", 75, 32))`.
@@ -154,6 +154,8 @@ def _install_recording() -> None:
     from triton.runtime.interpreter import InterpretedFunction
     from triton.runtime.jit import JITFunction
 
+    from gpuviz import hooks
+
     for cls in (InterpretedFunction, JITFunction):
         run = cls.run
 
@@ -161,7 +163,7 @@ def _install_recording() -> None:
         def recorded_run(self, *args, _run=run, grid, warmup, **kwargs):
             out = _run(self, *args, grid=grid, warmup=warmup, **kwargs)
             if not warmup:          # after the run: a stub or a kernel that failed is not worth compiling
-                record(self, args, kwargs)
+                hooks.launched(self, args, kwargs)
             return out
 
         cls.run = recorded_run
@@ -203,7 +205,7 @@ def record(kernel, args, kwargs, path: str | None = None) -> None:
     path = path or os.environ.get("GPUVIZ_KERNEL_LOG")
     if not path:
         return
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
     try:
         fn = kernel.fn
@@ -220,22 +222,22 @@ def record(kernel, args, kwargs, path: str | None = None) -> None:
         rec = {"kind": "triton", "name": getattr(kernel, "__name__", "?"), "origin": "?", "argtypes": [],
                "errors": [f"recording failed: {type(e).__name__}: {e}"]}
     try:
-        compilecheck._append(path, rec)
+        kernelrecord._append(path, rec)
     except Exception as e:  # noqa: BLE001
         print(f"gpuviz.tritonkit: could not write {path}: {e}", file=sys.stderr)
 
 
 def _capture(fn, stack) -> dict:
     """Source, origin and free names of a @triton.jit function (nested @triton.jit calls included)."""
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
-    rec = {"name": fn.__name__, "origin": compilecheck._origin(fn), "errors": [],
+    rec = {"name": fn.__name__, "origin": kernelrecord._origin(fn), "errors": [],
            "source": textwrap.dedent(inspect.getsource(fn)), "firstline": fn.__code__.co_firstlineno}
     ns = {}
     fdef = next(n for n in ast.parse(rec["source"]).body if isinstance(n, ast.FunctionDef))
     annotations = [a.annotation for a in fdef.args.args + fdef.args.kwonlyargs if a.annotation is not None]
     in_annotations = {n.id for a in annotations for n in ast.walk(a) if isinstance(n, ast.Name)}  # tl.constexpr
-    for name in sorted(compilecheck._global_names(fn.__code__) | in_annotations):
+    for name in sorted(kernelrecord._global_names(fn.__code__) | in_annotations):
         if name not in fn.__globals__:
             continue                                    # a builtin (range, min ...)
         value = fn.__globals__[name]
@@ -247,7 +249,7 @@ def _capture(fn, stack) -> dict:
                 ns[name] = {"kind": "triton", "function": _capture(inner, stack + (fn,))}
                 rec["errors"] += ns[name]["function"]["errors"]
         else:
-            ns[name] = compilecheck._capture_value(getattr(value, "value", value) if type(value).__name__ ==
+            ns[name] = kernelrecord._capture_value(getattr(value, "value", value) if type(value).__name__ ==
                                                    "constexpr" else value, name, stack + (fn,))
             if type(value).__name__ == "constexpr" and "pickle" in ns[name]:
                 ns[name]["constexpr"] = True
@@ -265,21 +267,21 @@ def _rebuild(rec: dict):
     """The recorded function, as a fresh @triton.jit function."""
     import triton
 
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
     ns = {"__builtins__": __builtins__, "__name__": "gpuviz_tritoncheck"}
     for name, entry in rec.get("namespace", {}).items():
         if entry["kind"] == "triton":
             ns[name] = _rebuild(entry["function"])
         else:
-            value = compilecheck._namespace_value(entry)
+            value = kernelrecord._namespace_value(entry)
             ns[name] = triton.language.constexpr(value) if entry.get("constexpr") else value
     tree = ast.parse(rec["source"])
     fdef = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == rec["name"])
     fdef.decorator_list = []                    # the decorator's names were not captured: jit here
     tree = ast.Module(body=[fdef], type_ignores=[])
     ast.increment_lineno(tree, rec.get("firstline", 1) - 1)
-    filename = compilecheck._source_filename(rec.get("origin", "<kernel>").rsplit(":", 1)[0], rec["source"],
+    filename = kernelrecord._source_filename(rec.get("origin", "<kernel>").rsplit(":", 1)[0], rec["source"],
                                              rec.get("firstline", 1))
     exec(compile(tree, filename, "exec"), ns)  # noqa: S102 (the learner's own kernel, as it ran)
     return triton.jit(ns[rec["name"]])
@@ -330,7 +332,9 @@ def compile_report(kernel, args, meta: dict, ccs=DEFAULT_CCS) -> list[dict]:
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, "kernel.jsonl")
         record(kernel, args, meta, path=log)
-        env = {k: v for k, v in os.environ.items() if k not in (ENV_INTERPRET, "NUMBA_ENABLE_CUDASIM")}
+        from gpuviz.runtime import env_without_simulator
+
+        env = env_without_simulator(ENV_INTERPRET)
         p = subprocess.run([sys.executable, "-m", "gpuviz.tritonkit", log, *[f"{a}.{b}" for a, b in ccs]],
                            capture_output=True, text=True, env=env, check=False)
     if p.returncode:
@@ -344,11 +348,11 @@ def main(argv=None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message="TRITON_DEFAULT_FP_FUSION")
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
     argv = sys.argv[1:] if argv is None else argv
     ccs = [tuple(int(x) for x in c.split(".")) for c in argv[1:]] or list(DEFAULT_CCS)
-    for rec in compilecheck.read_log(argv[0]):
+    for rec in kernelrecord.read_log(argv[0]):
         if rec.get("kind") != "triton":
             continue
         if rec.get("errors"):

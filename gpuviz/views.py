@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-WARP, SECTOR, BANKS, WORD = 32, 32, 32, 4
+from gpuviz.launch import BANKS, SECTOR_BYTES, WARP_SIZE, WORD_BYTES
 _IDLE = {"facecolor": "0.92", "edgecolor": "0.55", "hatch": "//", "linewidth": 0}
 _MISSED = {"facecolor": "white", "edgecolor": "#d62728", "hatch": "xx", "linewidth": 0}
 
@@ -62,8 +62,8 @@ def launch_map(data, griddim=None, blockdim=None, *, array=None, color="warp") -
     r, c = np.mgrid[0:rows, 0:cols]
     covered = (r < gy * by) & (c < gx * bx)
     block = (c // bx) + gx * (r // by)
-    warp = ((c % bx) + bx * (r % by)) // WARP
-    wpb = math.ceil(bx * by / WARP)
+    warp = ((c % bx) + bx * (r % by)) // WARP_SIZE
+    wpb = math.ceil(bx * by / WARP_SIZE)
     ids = np.where(covered, block * wpb + warp if color == "warp" else block, -1).astype(float)
     ids[~covered] = np.nan
     n_ids = int(np.nanmax(ids)) + 1
@@ -112,7 +112,7 @@ def _launch_map_trace(tr, array, color):
     shape = owner.shape
     grid2 = owner.reshape(1, -1) if owner.ndim == 1 else owner.reshape(shape[0], -1)
     tpb = tr.threads_per_block
-    ids = np.where(grid2 < 0, np.nan, (grid2 // tpb) * math.ceil(tpb / WARP) + (grid2 % tpb) // WARP
+    ids = np.where(grid2 < 0, np.nan, (grid2 // tpb) * math.ceil(tpb / WARP_SIZE) + (grid2 % tpb) // WARP_SIZE
                    if color == "warp" else grid2 // tpb)
     n_ids = int(np.nanmax(ids)) + 1 if np.isfinite(ids).any() else 1
     writers = np.unique(grid2[grid2 >= 0]).size
@@ -245,18 +245,18 @@ def coalescing_view(source, array=None, *, block=0, warp=0, k=0, itemsize=4) -> 
     `source` is a Trace (with `array`, and which block / warp / k-th request) or the element offset
     each lane reads, e.g. `np.arange(32) * stride`."""
     lanes, byte, itemsize, label = _warp_offsets(source, array, block, warp, k, itemsize)
-    sectors = np.unique(byte // SECTOR)
-    ideal = math.ceil(len(np.unique(byte)) * itemsize / SECTOR)
+    sectors = np.unique(byte // SECTOR_BYTES)
+    ideal = math.ceil(len(np.unique(byte)) * itemsize / SECTOR_BYTES)
     lo, hi = int(sectors.min()), int(sectors.max()) + 1
     span = hi - lo
     fig, (ax,) = _figure(width=12, height=4.2)
 
     def pos(b):                       # the sector axis, scaled to the width of the 32 lanes
-        return (b / SECTOR - lo) / span * 31
+        return (b / SECTOR_BYTES - lo) / span * 31
     show = range(lo, hi) if span <= 64 else sectors
     for s in show:
         hit = s in set(sectors.tolist())
-        ax.add_patch(Rectangle((pos(s * SECTOR), -0.4), 31 / span, 0.5, facecolor="#f28e2b" if hit else "white",
+        ax.add_patch(Rectangle((pos(s * SECTOR_BYTES), -0.4), 31 / span, 0.5, facecolor="#f28e2b" if hit else "white",
                                edgecolor="0.4", linewidth=0.6))
     for lane, b in zip(lanes, byte):
         ax.plot([lane, pos(b + itemsize / 2)], [1, 0.1], color="#4e79a7", linewidth=0.8)
@@ -266,8 +266,8 @@ def coalescing_view(source, array=None, *, block=0, warp=0, k=0, itemsize=4) -> 
     ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)   # lanes on top
     every = max(1, math.ceil(len(show) / 16))
     for s in list(show)[::every]:                       # byte offsets under the sectors
-        ax.text(pos(s * SECTOR), -0.47, f"{s * SECTOR}", ha="left", va="top", fontsize=7, color="0.3")
-    ax.set_xlabel(f"byte offset in the array: bytes {lo * SECTOR} to {hi * SECTOR} (sectors drawn to scale"
+        ax.text(pos(s * SECTOR_BYTES), -0.47, f"{s * SECTOR_BYTES}", ha="left", va="top", fontsize=7, color="0.3")
+    ax.set_xlabel(f"byte offset in the array: bytes {lo * SECTOR_BYTES} to {hi * SECTOR_BYTES} (sectors drawn to scale"
                   f"{'' if span <= 64 else ', untouched ones left out'})")
     ax.set_ylim(-0.75, 1.4)
     eff = ideal / len(sectors)
@@ -284,7 +284,7 @@ def bank_view(source, array=None, *, block=0, warp=0, k=0, itemsize=4) -> Figure
 
     `source` is a Trace (with `array`) or the element offset each lane accesses."""
     lanes, byte, itemsize, label = _warp_offsets(source, array, block, warp, k, itemsize)
-    word = byte // WORD
+    word = byte // WORD_BYTES
     bank = word % BANKS
     words_per_bank = np.array([len(np.unique(word[bank == b])) for b in range(BANKS)])
     ways = int(words_per_bank.max(initial=1))

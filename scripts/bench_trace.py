@@ -1,4 +1,4 @@
-"""Time gpuviz.trace on a shared-memory tiled matmul (16x16 tiles) for a few sizes.
+"""Time gpuviz.tracer.scheduler on a shared-memory tiled matmul (16x16 tiles) for a few sizes.
 
     python scripts/bench_trace.py
 
@@ -9,7 +9,7 @@ import time
 import numpy as np
 from numba import cuda, float32
 
-from gpuviz.trace import trace
+from gpuviz.tracer.scheduler import trace
 
 TPB = 16
 

@@ -33,3 +33,41 @@ def test_every_gv_name_written_resolves_in_a_fresh_interpreter():
     """)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]", f"written in notebooks or docstrings, but not there after `import gpuviz as gv`: {p.stdout}"
+
+
+IMPORT = re.compile(r"^\s*(?:from\s+(gpuviz(?:\.\w+)*)\s+import\s+([\w ,]+)|import\s+(gpuviz(?:\.\w+)*))", re.M)
+INTERNAL = ("gpuviz.course", "gpuviz.tracer", "gpuviz.exercises", "gpuviz.hooks", "gpuviz.kernelrecord")
+
+
+def imported_modules(source: str) -> set:
+    out = set()
+    for m in IMPORT.finditer(source):
+        if m.group(3):
+            out.add(m.group(3))
+        else:
+            out |= {f"{m.group(1)}.{n.split(' as ')[0].strip()}" for n in m.group(2).split(",")}
+    return out
+
+
+def test_notebooks_reach_the_package_only_through_its_public_modules():
+    """The tracer, the exercises and the course toolchain are internals: notebooks use gv.trace,
+    gv.check, gv.kernel_source and the flat topic modules."""
+    assert imported_modules("from gpuviz.tracer.kernelsource import python_function\nimport gpuviz.course.grade") == {
+        "gpuviz.tracer.kernelsource.python_function", "gpuviz.course.grade"}
+    found = {}
+    for path in sorted(glob.glob("course/solutions/*.ipynb") + glob.glob("notebooks/*.ipynb")):
+        for cell in json.load(open(path))["cells"]:
+            if cell["cell_type"] == "code":
+                bad = {m for m in imported_modules("".join(cell["source"])) if m.startswith(INTERNAL)}
+                if bad:
+                    found.setdefault(path, set()).update(bad)
+    assert not found, f"notebooks import gpuviz internals: {found}"
+
+
+def test_kernel_source_is_the_source_as_written():
+    import gpuviz as gv
+
+    def kernel(a):
+        a[0] = 1
+
+    assert gv.kernel_source(kernel).startswith("def kernel(a):\n    a[0] = 1")

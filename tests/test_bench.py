@@ -15,7 +15,7 @@ SIG = (types.float32[:, ::1],) * 3
 
 @pytest.mark.parametrize("rung", mk.LADDER, ids=lambda r: r.name)
 def test_kernel_is_right_under_the_tracer(rung):
-    from gpuviz.trace import trace
+    from gpuviz.tracer.scheduler import trace
 
     rng = np.random.default_rng(1)
     M, K, N = 37, 21, 45                       # no side is a multiple of any tile

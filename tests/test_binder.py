@@ -13,7 +13,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from gpuviz.conventions import BRANCH, REPO_URL
+from gpuviz.course.conventions import BRANCH, REPO_URL
 
 tomllib = pytest.importorskip("tomllib")   # Python 3.11+; on 3.10 these checks skip
 

@@ -52,7 +52,7 @@ SCREENSHOTS = {
     "widget_launch_map": (r"^01_", r"launch_widget|launch_map_explorer\(", "widget"),
     "roofline": (r"^04_", r"roofline\.(plot|measure)", "figure"),
     "ladder": (r"^05_", r"ladder|LADDER", "figure"),
-    "training_curve": (r"^08_", r"LiveFigure\(training\.plot_curves", "figure"),
+    "training_curve": (r"^08_", r"LiveFigure\(training\.plot_curves|LiveFigure\(gv\.training\.plot_curves", "figure"),
 }
 
 
@@ -62,7 +62,6 @@ GALLERY = "zz_widget_gallery.ipynb"
 def _gallery_notebook(path: Path):
     """A scratch notebook: every gpuviz widget (tests/widget_gallery.py), one per cell."""
     import nbformat
-
     import widget_gallery
 
     cells = [nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"

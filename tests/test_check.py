@@ -1,11 +1,11 @@
-"""gpuviz.check: every exercise of every notebook (solution passes, stub fails), lesson 00's banks of
+"""gpuviz.exercises.check: every exercise of every notebook (solution passes, stub fails), lesson 00's banks of
 known mistakes, the generic kernel check's diagnoses, strict mode and what a learner sees."""
 import pytest
 from fixtures import kernel_exercises as K
 from fixtures.notebook_cells import answer, exercises
 
-from gpuviz.check import NOT_DONE, STRICT_ENV, CheckFailed, check
 from gpuviz.exercises import lesson00
+from gpuviz.exercises.check import NOT_DONE, STRICT_ENV, CheckFailed, check
 
 NOTEBOOK_EXERCISES = exercises()
 

@@ -9,7 +9,7 @@ which a .pth file puts on sys.path after the environment's own packages, so pip 
 an installed torch. It is built once (about 45 s) and reused while its spec is unchanged.
 
 - every gpuviz widget is built and each of its controls changed under ipywidgets 7.7.1 (tests/widget_gallery.py);
-- the Colab bootstrap cell (gpuviz.conventions.BOOTSTRAP), with a `google.colab` module present, really
+- the Colab bootstrap cell (gpuviz.course.conventions.BOOTSTRAP), with a `google.colab` module present, really
   installs gpuviz, from a temporary git clone of this working tree instead of GitHub, and leaves
   torch, ipywidgets, numba, numba-cuda, numpy and matplotlib exactly as they were (versions, files,
   file times); the installed gpuviz then imports, and `gpuviz doctor` recognizes Colab without a GPU;
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuviz import conventions
+from gpuviz.course import conventions
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("GPUVIZ_COLAB_VENV", ROOT / ".venv-colab"))
@@ -174,7 +174,7 @@ RECORD = """
 import importlib.util, sys
 import numpy as np
 from numba import cuda
-from gpuviz.compilecheck import record
+from gpuviz.kernelrecord import record
 
 spec = importlib.util.spec_from_file_location("kernels", sys.argv[1])
 k = importlib.util.module_from_spec(spec)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpuviz import compilecheck
+from gpuviz import kernelrecord
+from gpuviz.course import compilecheck
 
 FIXTURES = Path(__file__).parent / "compilecheck_fixtures"
 BOTH = [(7, 5), (9, 0)]
@@ -44,9 +45,9 @@ def test_record_captures_globals_device_functions_and_argument_types(k, tmp_path
     log = tmp_path / "log.jsonl"
     a = np.ones((8, 8), np.float32)
     args = (a, np.zeros_like(a), np.float32(2))
-    compilecheck.record(k.tiled_copy, args, path=str(log))
-    compilecheck.record(k.tiled_copy, args, path=str(log))  # same kernel and types: one record
-    compilecheck.record(k.tiled_copy, (a, np.zeros_like(a), 2.0), path=str(log))  # new types: new record
+    kernelrecord.record(k.tiled_copy, args, path=str(log))
+    kernelrecord.record(k.tiled_copy, args, path=str(log))  # same kernel and types: one record
+    kernelrecord.record(k.tiled_copy, (a, np.zeros_like(a), 2.0), path=str(log))  # new types: new record
     first, second = _records(log)
 
     assert first["name"] == "tiled_copy" and first["errors"] == []
@@ -72,10 +73,10 @@ def test_record_captures_globals_device_functions_and_argument_types(k, tmp_path
 def test_closure_kernels_and_array_layouts_round_trip(k, tmp_path):
     log = tmp_path / "log.jsonl"
     scale3 = k.make_scale(3)
-    compilecheck.record(scale3, (np.zeros(8, np.float32), 8), path=str(log))
-    compilecheck.record(k.make_scale(0.25), (np.zeros((4, 4))[:, 0], 4), path=str(log))  # strided column
+    kernelrecord.record(scale3, (np.zeros(8, np.float32), 8), path=str(log))
+    kernelrecord.record(k.make_scale(0.25), (np.zeros((4, 4))[:, 0], 4), path=str(log))  # strided column
     f = np.zeros((4, 4), np.float32, order="F")
-    compilecheck.record(k.tiled_copy, (f, f, 1.0), path=str(log))
+    kernelrecord.record(k.tiled_copy, (f, f, 1.0), path=str(log))
     one, two, three = _records(log)
     assert one["namespace"]["k"]["repr"] == "3" and two["namespace"]["k"]["repr"] == "0.25"
     assert one["options"]["fastmath"] is True
@@ -85,15 +86,15 @@ def test_closure_kernels_and_array_layouts_round_trip(k, tmp_path):
 
     results = compilecheck.check_log(log, [(7, 5)])
     assert [r.ok for r in results] == [True] * 3, [r.line() for r in results]
-    ptx = compilecheck.compile_record(one, (7, 5))
+    ptx = kernelrecord.compile_record(one, (7, 5))
     assert ".target sm_75" in ptx
     assert "mul.ftz.f32" in ptx and "0f40400000" in ptx  # times 3.0f, with fastmath (ftz) as declared
 
 
 def test_what_cannot_be_captured_is_reported_not_raised(k, tmp_path):
     log = tmp_path / "log.jsonl"
-    compilecheck.record(object(), (), path=str(log))  # not a kernel at all
-    compilecheck.record(k.tiled_copy, (np.ones(2), object(), 1), path=str(log))  # an untypeable argument
+    kernelrecord.record(object(), (), path=str(log))  # not a kernel at all
+    kernelrecord.record(k.tiled_copy, (np.ones(2), object(), 1), path=str(log))  # an untypeable argument
     results = compilecheck.check_log(log)
     assert [(r.ok, r.cc) for r in results] == [(False, None), (False, None)]
     assert "recording failed: TypeError: not a kernel: expected a @cuda.jit kernel or a Python function, got object" in results[0].message
@@ -101,9 +102,9 @@ def test_what_cannot_be_captured_is_reported_not_raised(k, tmp_path):
 
 
 def test_record_does_nothing_without_a_log(k, monkeypatch, tmp_path):
-    monkeypatch.delenv(compilecheck.ENV, raising=False)
+    monkeypatch.delenv(kernelrecord.ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    compilecheck.record(k.tiled_copy, (np.ones((2, 2)),) * 2 + (1.0,))
+    kernelrecord.record(k.tiled_copy, (np.ones((2, 2)),) * 2 + (1.0,))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -111,7 +112,7 @@ SIM_SCRIPT = """
     import importlib.util, sys
     import numpy as np
     from numba import cuda
-    from gpuviz.compilecheck import record
+    from gpuviz.kernelrecord import record
 
     spec = importlib.util.spec_from_file_location("kernels", {fixture!r})
     k = importlib.util.module_from_spec(spec)
@@ -143,13 +144,13 @@ def test_a_kernel_that_runs_in_the_simulator_but_not_on_a_gpu_fails_the_check(tm
     """The proof: record launches in the simulator, then compile in a process without it."""
     log, script = tmp_path / "kernels.jsonl", tmp_path / "launch_kernels.py"
     script.write_text(textwrap.dedent(SIM_SCRIPT.format(fixture=str(FIXTURES / "kernels.py"))))
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", compilecheck.ENV: str(log)}
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", kernelrecord.ENV: str(log)}
     p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     assert "simulator run ok None" in p.stdout  # it really ran in the simulator, where compile_ptx is None
 
     # The CLI, started with the simulator still set in its environment, as a CI job would.
-    cli = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", str(log)], env=env,
+    cli = subprocess.run([sys.executable, "-m", "gpuviz.course.compilecheck", str(log)], env=env,
                          capture_output=True, text=True, timeout=120, check=False)
     lines = cli.stdout.splitlines()
     assert cli.returncode == 1, cli.stdout + cli.stderr
@@ -177,9 +178,9 @@ def test_a_kernel_that_runs_in_the_simulator_but_not_on_a_gpu_fails_the_check(tm
 def test_log_shared_by_processes_is_deduplicated(tmp_path, k):
     log = tmp_path / "log.jsonl"
     for _ in range(2):  # two notebooks launching the same kernel: same line twice in the log
-        compilecheck._seen.clear()
-        compilecheck.record(k.make_scale(2), (np.zeros(4, np.float32), 4), path=str(log))
-    assert len(_records(log)) == 2 and len(compilecheck.read_log(log)) == 1
+        kernelrecord._seen.clear()
+        kernelrecord.record(k.make_scale(2), (np.zeros(4, np.float32), 4), path=str(log))
+    assert len(_records(log)) == 2 and len(kernelrecord.read_log(log)) == 1
 
 
 def test_cli_reports_a_missing_log_and_bad_arguments(tmp_path, capsys):
@@ -196,7 +197,7 @@ def test_kernels_defined_in_a_notebook_are_recorded_with_their_source(tmp_path, 
     cell = textwrap.dedent("""
         import numpy as np
         from numba import cuda
-        from gpuviz.compilecheck import record
+        from gpuviz.kernelrecord import record
         N = 8
 
         @cuda.jit
@@ -212,7 +213,7 @@ def test_kernels_defined_in_a_notebook_are_recorded_with_their_source(tmp_path, 
     """)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")  # the kernel process inherits these
-    monkeypatch.setenv(compilecheck.ENV, str(log))
+    monkeypatch.setenv(kernelrecord.ENV, str(log))
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
                             ).execute()
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM")  # Numba re-reads it when it compiles, here too
@@ -270,7 +271,7 @@ def _run_notebook(cells, path, log, monkeypatch):
     nbformat.write(nb, str(path))
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")  # the notebook's kernel process inherits these
     monkeypatch.setenv("GPUVIZ_OFFLINE", "1")
-    monkeypatch.setenv(compilecheck.ENV, str(log))
+    monkeypatch.setenv(kernelrecord.ENV, str(log))
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
                             resources={"metadata": {"path": str(path.parent)}}).execute()
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM")  # Numba re-reads it when it compiles, here too
@@ -298,7 +299,7 @@ def test_a_kernel_launched_only_on_a_gpu_fails_the_check(tmp_path, monkeypatch):
     assert "never launched while the kernel log was written" in missing.message
     assert "give it a small launch in simulator mode too" in missing.message
 
-    cli = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", str(log), "--notebooks", str(tmp_path)],
+    cli = subprocess.run([sys.executable, "-m", "gpuviz.course.compilecheck", str(log), "--notebooks", str(tmp_path)],
                          capture_output=True, text=True, timeout=300, check=False)
     lines = cli.stdout.splitlines()
     assert cli.returncode == 1, cli.stdout + cli.stderr
@@ -417,7 +418,7 @@ def test_ladder_check_fails_a_kernel_that_fits_one_block(monkeypatch):
 
 
 def test_cli_ladder_table():
-    p = subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", "--ladder", "--cc", "9.0"],
+    p = subprocess.run([sys.executable, "-m", "gpuviz.course.compilecheck", "--ladder", "--cc", "9.0"],
                        capture_output=True, text=True, timeout=300, check=False)
     lines = p.stdout.splitlines()
     assert p.returncode == 0, p.stdout + p.stderr
@@ -437,9 +438,9 @@ def test_launch_bounds_are_recorded_and_compiled(tmp_path):
     log = tmp_path / "log.jsonl"
     bounded = cuda.jit(launch_bounds=(mk.NT2, 2))(mk.matmul_regblock2d.py_func)
     a = np.zeros((4, 4), np.float32)
-    compilecheck.record(bounded, (a, a, a), path=str(log))
+    kernelrecord.record(bounded, (a, a, a), path=str(log))
     (rec,) = _records(log)
     assert rec["options"]["launch_bounds"] == [mk.NT2, 2]
-    ptx = compilecheck.compile_record(rec, (9, 0))
+    ptx = kernelrecord.compile_record(rec, (9, 0))
     assert f".maxntid {mk.NT2}" in ptx and ".minnctapersm 2" in ptx
     assert compilecheck.resources(ptx, (9, 0)).registers <= 128

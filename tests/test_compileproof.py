@@ -5,7 +5,8 @@ import pytest
 from numba import cuda
 
 import gpuviz as gv
-from gpuviz import compilecheck, compileproof
+from gpuviz import kernelrecord
+from gpuviz.exercises import compileproof
 
 
 def axpy(a, x, y):
@@ -66,7 +67,7 @@ def test_a_device_function_passes_and_the_verdict_is_cached(monkeypatch, tmp_pat
 
 
 def test_without_a_compiler_the_check_says_so_once(monkeypatch, capsys):
-    monkeypatch.setattr(compilecheck, "_cannot_compile_here", lambda: "no CUDA libraries")
+    monkeypatch.setattr(kernelrecord, "_cannot_compile_here", lambda: "no CUDA libraries")
     monkeypatch.setattr(compileproof, "_compile", compileproof.compile_all)     # here, not in the child
     assert gv.check("01-saxpy", saxpy_helper).passed            # cannot be proven either way
     first = capsys.readouterr().err

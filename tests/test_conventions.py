@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gpuviz import conventions
+from gpuviz.course import conventions
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")) + glob.glob(str(ROOT / "course/solutions/*.ipynb")))
@@ -50,7 +50,7 @@ def test_violations_are_caught():
 def test_repo_url_lives_in_one_setting():
     """The repository URL appears in the package only in conventions.py."""
     hits = [p for p in (ROOT / "gpuviz").rglob("*.py") if conventions.REPO_URL in p.read_text()]
-    assert hits == [ROOT / "gpuviz" / "conventions.py"]
+    assert hits == [ROOT / "gpuviz" / "course" / "conventions.py"]
 
 
 def _run_bootstrap(colab: bool):

@@ -286,7 +286,7 @@ CASES = {
 
 @pytest.mark.parametrize("ex_id", CASES)
 def test_stub_fails(ex_id):
-    from gpuviz.check import check as gv_check
+    from gpuviz.exercises.check import check as gv_check
 
     res = gv_check(ex_id, CASES[ex_id][0], strict=False, **KW.get(ex_id, {}))
     assert not res.passed and "not done yet" in res.message

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from numba import cuda, float32
 
-from gpuviz.check import check as gv_check
 from gpuviz.exercises import lesson06, lesson07
+from gpuviz.exercises.check import check as gv_check
 
 
 # ---------------------------------------------------------------- 06-relu-backward

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpuviz.check import NOT_DONE
-from gpuviz.check import check as gv_check
 from gpuviz.exercises import lesson08, lesson09
+from gpuviz.exercises.check import NOT_DONE
+from gpuviz.exercises.check import check as gv_check
 
 
 def stub(*args):

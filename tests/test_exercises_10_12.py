@@ -6,9 +6,9 @@ import math
 import pytest
 import torch.distributed as dist
 
-from gpuviz.check import NOT_DONE
-from gpuviz.check import check as gv_check
 from gpuviz.exercises import lesson10, lesson11, lesson12
+from gpuviz.exercises.check import NOT_DONE
+from gpuviz.exercises.check import check as gv_check
 
 
 def stub(*args):
@@ -258,20 +258,20 @@ def test_memory_widget_figures():
     from matplotlib.figure import Figure
     from torch import nn
 
-    from gpuviz import memory, memory_widget
+    from gpuviz import memory, widgets
 
     def make(width):
         return nn.Sequential(nn.Flatten(), nn.Linear(784, width), nn.ReLU(), nn.Linear(width, 10))
 
     est = memory.estimate(make(32), (1, 28, 28), batch_size=64)
-    assert isinstance(memory_widget.plot_fit(est), Figure)
-    assert isinstance(memory_widget.plot_fit(est, {"tiny": 0}), Figure)
-    w = memory_widget.EstimatorWidget(make, (1, 28, 28), widths=(8, 32), batch_sizes=(16, 1024))
+    assert isinstance(memory.plot_fit(est), Figure)
+    assert isinstance(memory.plot_fit(est, {"tiny": 0}), Figure)
+    w = widgets.EstimatorWidget(make, (1, 28, 28), widths=(8, 32), batch_sizes=(16, 1024))
     first = w.estimate().total
     w.batch.value = 16
     assert w.estimate().total < first and len(w.out.outputs) == 1
     w.dtype.value = "bfloat16"
     assert w.estimate().params == sum(p.numel() for p in make(32).parameters()) * 2
-    assert isinstance(memory_widget.plot_remedies(
+    assert isinstance(memory.plot_remedies(
         [{"name": "a", "bytes": 2**20, "seconds": 0.1}, {"name": "b", "bytes": None, "seconds": None}]), Figure)
     assert torch.float32 == torch.float32

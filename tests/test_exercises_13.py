@@ -12,8 +12,8 @@ import pytest
 triton = pytest.importorskip("triton", reason='Triton is not installed: pip install "gpuviz[triton]"')
 import triton.language as tl  # noqa: E402
 
-from gpuviz.check import check  # noqa: E402
 from gpuviz.exercises import lesson13  # noqa: E402
+from gpuviz.exercises.check import check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""scripts/gpu-reference and gpuviz.nbrun: notebooks run without Jupyter, under budgets, summarized."""
+"""scripts/gpu-reference and gpuviz.course.nbrun: notebooks run without Jupyter, under budgets, summarized."""
 import importlib.util
 import json
 import re
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuviz import bench, manifest, nbrun
+from gpuviz import bench
 from gpuviz import matmul_kernels as mk
+from gpuviz.course import manifest, nbrun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def notebook(path: Path, *cells: str) -> Path:
     return path
 
 
-# ---- gpuviz.nbrun ------------------------------------------------------------------------------------------
+# ---- gpuviz.course.nbrun ------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_a_good_notebook_runs_in_one_namespace_and_shows_what_jupyter_shows(tmp_path):

@@ -5,7 +5,7 @@ import csv
 import pytest
 from fixtures import tiny_course
 
-from gpuviz import grade as G
+from gpuviz.course import grade as G
 
 TIMEOUT = 5
 

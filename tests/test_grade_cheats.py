@@ -6,7 +6,7 @@ import csv
 import pytest
 from fixtures import cheat_bank, tiny_course
 
-from gpuviz import grade as G
+from gpuviz.course import grade as G
 
 ISSUE_ATTACKS = ("env_strict_off", "check_is_noop", "registry_get_passes")
 

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from fixtures.notebook_cells import ROOT
 
-from gpuviz import manifest as M
+from gpuviz.course import manifest as M
 from gpuviz.exercises import registry
 
 NOTEBOOKS = M.notebooks()
@@ -46,8 +46,8 @@ def test_registry_agrees_with_manifest():
 
 
 def test_the_manifest_is_what_sync_writes():
-    """Update with: python -m gpuviz.manifest --sync"""
-    assert M.synced(M.load(), ROOT / "course" / "solutions") == M.load(), "python -m gpuviz.manifest --sync"
+    """Update with: python -m gpuviz.course.manifest --sync"""
+    assert M.synced(M.load(), ROOT / "course" / "solutions") == M.load(), "python -m gpuviz.course.manifest --sync"
 
 
 def test_sync_adds_new_lessons_and_keeps_planned_ones(tmp_path):
@@ -78,9 +78,9 @@ def test_readme_table_rendering():
 
 
 def test_readme_holds_the_rendered_table():
-    """Update with: python -m gpuviz.manifest --write README.md"""
+    """Update with: python -m gpuviz.course.manifest --write README.md"""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert M.with_table(readme, M.readme_table()) == readme, "python -m gpuviz.manifest --write README.md"
+    assert M.with_table(readme, M.readme_table()) == readme, "python -m gpuviz.course.manifest --write README.md"
 
 
 def test_syllabus_and_guide_follow_the_manifest():

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from gpuviz import memory as M
+from gpuviz.widgets import MemoryView
 
 B = 8
 
@@ -193,14 +194,24 @@ def test_estimate_figure_and_text():
     assert M.fmt_bytes(1536) == "1.5 KiB" and M.fmt_bytes(3 * 2**30) == "3.0 GiB"
 
 
-def test_memory_view_widget_redraws():
+def test_memory_view_redraws_once_shown():
     m = cnn()
     opt = torch.optim.SGD(m.parameters(), lr=0.1)
     tr = M.Tracker(m, opt)
-    view = M.MemoryView(tr, every=1)
+    view = MemoryView(tr, every=1)
+    train(m, opt, 1)
+    assert view.live.figure is None                 # not shown yet: a loop must not display it
+    updates = []
+
+    class Handle:                                   # what IPython's display(..., display_id=True) returns
+        def update(self, image):
+            updates.append(image)
+
+    view.live.handle = Handle()                     # as if shown as a cell's value in a notebook
+    view.live.update = lambda *a, _u=view.live.update: (_u(*a), updates.append("redrawn"))[0]
     train(m, opt, 2)
-    assert len(view.out.outputs) == 1 and "image/png" in view.out.outputs[0]["data"]
-    assert isinstance(view.figure(), Figure)
+    assert updates.count("redrawn") == 2            # one redraw per optimizer step (every=1)
+    assert isinstance(view.live.figure, Figure) and isinstance(view.figure(), Figure)
     tr.remove()
 
 

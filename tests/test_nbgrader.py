@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from fixtures.notebook_cells import SOURCES
 
-from gpuviz.student import strip_source
+from gpuviz.course.student import strip_source
 
 CACHE = Path.home() / ".cache" / "gpuviz" / "nbgrader-venv"
 

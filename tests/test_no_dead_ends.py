@@ -202,7 +202,7 @@ def test_transfer_and_energy_predictions():
 
 def test_traced_intensity_counts_sectors_moved():
     from gpuviz import matmul_kernels as mk
-    from gpuviz.trace import trace
+    from gpuviz.tracer.scheduler import trace
 
     n = 16
     rng = np.random.default_rng(0)
@@ -223,7 +223,7 @@ def test_traced_intensity_counts_sectors_moved():
 
 @pytest.mark.slow
 def test_notebook_00_without_a_gpu_prints_no_dead_end_and_shows_its_figures(tmp_path):
-    from gpuviz import nbrun
+    from gpuviz.course import nbrun
 
     r = nbrun.run("course/solutions/00_why_gpus.ipynb", log=tmp_path / "00.log", budget=300,
                   env={"NUMBA_ENABLE_CUDASIM": "1", "GPUVIZ_OFFLINE": "1"}, figures=tmp_path / "figs")

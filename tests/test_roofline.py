@@ -5,6 +5,7 @@ import math
 import pytest
 
 from gpuviz import roofline as rl
+from gpuviz.runtime import NoGPU
 
 REQUIRED = ["T4", "L4", "A10", "V100 SXM2", "A100 40GB", "A100 80GB", "H100 SXM", "H100 PCIe", "H200",
             "RTX 3090", "RTX 4090", "MI100"]
@@ -81,5 +82,5 @@ def test_measured_roofs_refuse_without_gpu(monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for fn in (rl.measure_bandwidth, rl.measure_sgemm):
-        with pytest.raises(rl.NoGPU, match="needs a CUDA GPU"):
+        with pytest.raises(NoGPU, match="needs a CUDA GPU"):
             fn()

@@ -8,7 +8,7 @@ from fixtures import tiny_course
 from fixtures.notebook_cells import ROOT, SOURCES
 from nbclient import NotebookClient
 
-from gpuviz import student as S
+from gpuviz.course import student as S
 
 MARKERS = (S.BEGIN_SOLUTION, S.END_SOLUTION, S.BEGIN_HIDDEN, S.END_HIDDEN)
 INSERTED = {"# YOUR CODE HERE", "raise NotImplementedError()", "pass", "YOUR ANSWER HERE"}

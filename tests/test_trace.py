@@ -7,7 +7,7 @@ from helpers import run_python
 from numba import cuda
 
 from gpuviz.launch import LaunchError
-from gpuviz.trace import trace
+from gpuviz.tracer.scheduler import trace
 
 rng = np.random.default_rng(0)
 
@@ -229,7 +229,7 @@ def test_under_simulator():
         import sys, numpy as np
         sys.path.insert(0, "tests")
         import kernels_bank as K
-        from gpuviz.trace import trace
+        from gpuviz.tracer.scheduler import trace
         assert type(K.matmul_tiled).__name__ == "FakeCUDAKernel"
         A = np.ones((16, 16), np.float32); C = np.zeros_like(A)
         assert trace(K.matmul_tiled, (2, 2), (8, 8), A, A, C).problems == [] and (C == 16).all()

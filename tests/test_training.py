@@ -4,6 +4,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gpuviz import training as T
+from gpuviz.widgets import LiveFigure
 
 
 def test_confusion_matrix_counts():
@@ -28,6 +29,6 @@ def test_figures():
 
 
 def test_live_figure_outside_ipython_just_draws():
-    live = T.LiveFigure(T.plot_curves)
+    live = LiveFigure(T.plot_curves)
     fig = live.update({"step": [1], "loss": [1.0]})
     assert isinstance(fig, Figure) and live.figure is fig and live.handle is None

@@ -63,7 +63,7 @@ def _compile_check(log):
     # TRITON_INTERPRET=1 stays set, as in a learner's session: the check compiles all the same
     assert os.environ.get("TRITON_INTERPRET") == "1"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    return subprocess.run([sys.executable, "-m", "gpuviz.compilecheck", str(log)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gpuviz.course.compilecheck", str(log)], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)
 
 

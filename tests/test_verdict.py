@@ -1,4 +1,4 @@
-"""gpuviz.verdict's parts on their own: the static tamper scan, answers serialized for the re-check,
+"""gpuviz.course.verdict's parts on their own: the static tamper scan, answers serialized for the re-check,
 signed records, and the re-check of every course solution in a fresh process."""
 import hashlib
 import hmac
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from fixtures.notebook_cells import SOURCES, answer, exercises
 
-from gpuviz import verdict as V
-from gpuviz.grade import learner_sources
-from gpuviz.student import student_notebook
+from gpuviz.course import verdict as V
+from gpuviz.course.grade import learner_sources
+from gpuviz.course.student import student_notebook
 
 TAMPERING = {
     'import os\nos.environ["GPUVIZ_STRICT"] = "0"': "changes os.environ",
-    "gv.check = lambda *a, **k: None": "changes gpuviz.check",
+    "gv.check = lambda *a, **k: None": "changes gpuviz.exercises.check",
     "import gpuviz.exercises as E\nE.get = print": "changes gpuviz.exercises.get",
     "from gpuviz.exercises import lesson01\nlesson01.CHECKS['01-saxpy'] = None": "changes gpuviz.exercises.lesson01.CHECKS",
     "import sys\nsys.modules['gpuviz'] = None": "changes sys.modules",

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from gpuviz import views
-from gpuviz.trace import trace
+from gpuviz.tracer.scheduler import trace
 
 
 def rendered(fig):

@@ -4,7 +4,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gpuviz import widgets
-from gpuviz.trace import trace
+from gpuviz.tracer.scheduler import trace
 
 
 def change(box, name, value):
@@ -16,11 +16,12 @@ def change(box, name, value):
 
 
 def test_launch_widget_block_and_grid():
-    box = widgets.launch_widget((40,), block=16)
+    box = widgets.launch_widget((40,), blockdim=16)
     assert "3 blocks of 16" in box.figure.axes[0].get_title()
-    assert "3 blocks of 8 threads" in change(box, "block", 8).axes[0].get_title()   # grid slider unchanged
-    assert "4 blocks" in change(box, "grid", 4).axes[0].get_title()
-    assert isinstance(widgets.launch_widget((6, 9), block=4, static=True), Figure)
+    assert "3 blocks of 8 threads" in change(box, "blockdim", 8).axes[0].get_title()   # grid slider unchanged
+    assert "4 blocks" in change(box, "griddim", 4).axes[0].get_title()
+    assert "over 70 elements" in change(box, "n", 70).axes[0].get_title()
+    assert isinstance(widgets.launch_widget((6, 9), blockdim=4, static=True), Figure)
 
 
 def test_tile_walk_widget_step():

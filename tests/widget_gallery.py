@@ -21,14 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # kernels_bank, when 
 
 def _stencil_trace():
     import kernels_bank as K
-    from gpuviz.trace import trace
+
+    from gpuviz.tracer.scheduler import trace
 
     return trace(K.stencil_guarded, 2, 16, np.arange(32, dtype=np.float32), np.zeros(32, np.float32))
 
 
 def _transpose_trace():
     import kernels_bank as K
-    from gpuviz.trace import trace
+
+    from gpuviz.tracer.scheduler import trace
 
     a = np.arange(256, dtype=np.float32).reshape(16, 16)
     return trace(K.transpose_tiled, (2, 2), (8, 8), a, np.zeros_like(a))
@@ -49,30 +51,28 @@ def _mlp(width):
 
 
 def _estimator():
-    from gpuviz.memory_widget import EstimatorWidget
-
-    return EstimatorWidget(_mlp, (1, 28, 28))
+    return _w().EstimatorWidget(_mlp, (1, 28, 28))
 
 
 # widget name -> ways to build it; the first control of each is its main control
 RECIPES = {
-    "launch_widget": [lambda: _w().launch_widget((40,), block=16), lambda: _w().launch_widget((6, 9), block=4)],
+    "launch_widget": [lambda: _w().launch_widget((40,), blockdim=16), lambda: _w().launch_widget((6, 9), blockdim=4)],
     "tile_walk_widget": [lambda: _w().tile_walk_widget(64, 16)],
     "access_widget": [lambda: _w().access_widget(_stencil_trace(), "a")],
     "coalescing_widget": [lambda: _w().coalescing_widget(),
                           lambda: _w().coalescing_widget(_transpose_trace(), "a")],
     "bank_widget": [lambda: _w().bank_widget(), lambda: _w().bank_widget(_transpose_trace(), "tile")],
-    # widgets that live outside gpuviz.widgets
-    "memory_widget.EstimatorWidget": [_estimator],
+    # widgets that are classes (with more state than one figure)
+    "EstimatorWidget": [_estimator],
 }
-OUTSIDE = ["memory_widget.EstimatorWidget"]
+CLASSES = ["EstimatorWidget"]
 
 
 def widget_names() -> list[str]:
     w = _w()
     found = sorted(n for n, f in inspect.getmembers(w, inspect.isfunction)
                    if n.endswith("_widget") and not n.startswith("_") and f.__module__ == w.__name__)
-    return found + OUTSIDE
+    return found + CLASSES
 
 
 def variants() -> list[tuple[str, int]]:

@@ -3,7 +3,7 @@
     CHECKS = {"NN-name": (points, check), ...}
 
 where `check(obj, **kw) -> (ok, message)` judges the learner's answer (a plain function, or a
-`gpuviz.check.FunctionExercise` / `KernelExercise`). `gpuviz.check.check` looks exercises up here;
+`gpuviz.exercises.check.FunctionExercise` / `KernelExercise`). `gpuviz.exercises.check.check` looks exercises up here;
 tests hold the points equal to course/manifest.json and to the notebooks' nbgrader metadata.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 
 SEED = 0
 

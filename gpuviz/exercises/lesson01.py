@@ -17,7 +17,7 @@ BAD = ("out_of_bounds", "negative_index", "race", "divergent_barrier")
 def run_traced(kernel, grid, block, *args):
     """(trace, None) or (None, message) when the kernel cannot run at all."""
     from gpuviz.launch import LaunchError
-    from gpuviz.trace import trace
+    from gpuviz.tracer.scheduler import trace
 
     if not callable(kernel) and not hasattr(kernel, "py_func"):
         return None, f"expected a @cuda.jit kernel, got {type(kernel).__name__}"

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from gpuviz.check import FunctionExercise, literal_accumulators
+from gpuviz.exercises.check import FunctionExercise, literal_accumulators
 from gpuviz.exercises.lesson01 import first_problem, mismatch, run_traced
 
 SEED = 404

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 from gpuviz.exercises.lesson01 import first_problem, mismatch, run_traced
 from gpuviz.exercises.lesson04 import float64_message
 
@@ -129,7 +129,7 @@ def regblock1d(kernel, bm=32, bn=32, bk=8, tm=4):
     if why:
         return False, why
     try:
-        from gpuviz.kernelsource import python_function
+        from gpuviz.tracer.kernelsource import python_function
         src = inspect.getsource(python_function(kernel))
     except (OSError, TypeError):
         src = ""

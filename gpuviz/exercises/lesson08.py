@@ -5,7 +5,7 @@ import copy
 
 import numpy as np
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 
 SEED = 800
 

@@ -2,7 +2,7 @@
 largest batch that fits."""
 from __future__ import annotations
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 
 SEED = 10
 STATES = {"sgd": 0, "momentum": 1, "adam": 2}     # optimizer tensors the size of the parameters

@@ -2,7 +2,7 @@
 and the roofline's lower bound on its time."""
 from __future__ import annotations
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 
 SEED = 11
 

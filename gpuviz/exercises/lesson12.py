@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 
-from gpuviz.check import FunctionExercise
+from gpuviz.exercises.check import FunctionExercise
 
 SEED = 12
 TIMEOUT_S = 90          # the 2-process check of average_gradients, start-up included

@@ -52,10 +52,9 @@ def _driver() -> str | None:
 
 def environment() -> dict:
     """Where a measurement was taken. Requires a CUDA GPU visible to torch."""
-    import torch
+    from gpuviz.runtime import cuda_torch
 
-    if not torch.cuda.is_available():
-        raise RuntimeError("reference results are measured on a real GPU only; torch sees none here")
+    torch = cuda_torch("measuring a reference result")
     props = torch.cuda.get_device_properties(0)
     return {
         "device": props.name,

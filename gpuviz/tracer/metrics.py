@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WARP, SECTOR, BANKS, WORD = 32, 32, 32, 4
-COLUMNS = ("block", "thread", "buffer", "flat", "op", "line")
+from gpuviz.launch import BANKS, SECTOR_BYTES, WARP_SIZE, WORD_BYTES
+from gpuviz.tracer.sanitizer import BUFFER, COLUMNS, FLAT
 
 
 def _groups(keys: np.ndarray):
@@ -58,17 +58,17 @@ class Requests:
 def byte_offsets(log: np.ndarray, buffers) -> np.ndarray:
     """Byte offset of every logged access from the start of its array (the array's own strides)."""
     out = np.zeros(len(log), np.int64)
-    for b in np.unique(log[:, 2]):
+    for b in np.unique(log[:, BUFFER]):
         buf = buffers[b]
-        rows = log[:, 2] == b
-        idx = np.unravel_index(log[rows, 3], buf.shape) if buf.shape else ()
+        rows = log[:, BUFFER] == b
+        idx = np.unravel_index(log[rows, FLAT], buf.shape) if buf.shape else ()
         out[rows] = sum(i * s for i, s in zip(idx, buf.data.strides))
     return out
 
 
 def requests(log: np.ndarray, buffers) -> Requests:
     n = len(log)
-    block, thread, buf, _, op, line = log.T if n else np.zeros((6, 0), np.int64)
+    block, thread, buf, _, op, line = log.T if n else np.zeros((len(COLUMNS), 0), np.int64)
     # occurrence: the k-th access of a thread to (array, line, op)
     key = np.stack([block, thread, buf, line, op], 1)
     order = np.lexsort((np.arange(n),) + tuple(key[:, c] for c in range(4, -1, -1)))
@@ -78,24 +78,24 @@ def requests(log: np.ndarray, buffers) -> Requests:
     starts = np.maximum.accumulate(np.where(new, np.arange(n), 0)) if n else np.zeros(0, np.int64)
     occ = np.empty(n, np.int64)
     occ[order] = np.arange(n) - starts
-    req, m = _groups(np.stack([block, thread // WARP, buf, line, op, occ], 1))
+    req, m = _groups(np.stack([block, thread // WARP_SIZE, buf, line, op, occ], 1))
     first = np.full(m, n, np.int64)
     np.minimum.at(first, req, np.arange(n))
     byte = byte_offsets(log, buffers) if n else np.zeros(0, np.int64)
     itemsize = np.array([b.data.itemsize for b in buffers], np.int64)[buf] if n else np.zeros(0, np.int64)
     shared = np.array([b.space == "shared" for b in buffers], bool)[buf] if n else np.zeros(0, bool)
-    sectors = _count_unique_per(req, byte // SECTOR, m) if n else np.zeros(0, np.int64)
+    sectors = _count_unique_per(req, byte // SECTOR_BYTES, m) if n else np.zeros(0, np.int64)
     distinct = _count_unique_per(req, byte, m) if n else np.zeros(0, np.int64)
     req_item = np.zeros(m, np.int64)
     req_item[req] = itemsize
-    ideal = -(-distinct * req_item // SECTOR)
+    ideal = -(-distinct * req_item // SECTOR_BYTES)
     ways = np.ones(m, np.int64)
     if shared.any():
-        word = byte[shared] // WORD
+        word = byte[shared] // WORD_BYTES
         pairs = np.unique(np.stack([req[shared], word], 1), axis=0)    # distinct words per request
         per_bank = np.unique(np.stack([pairs[:, 0], pairs[:, 1] % BANKS], 1), axis=0, return_counts=True)
         np.maximum.at(ways, per_bank[0][:, 0], per_bank[1])
-    return Requests(block[first], thread[first] // WARP, buf[first], line[first], op[first],
+    return Requests(block[first], thread[first] // WARP_SIZE, buf[first], line[first], op[first],
                     np.bincount(req, minlength=m), sectors, ideal, ways, req, byte)
 
 

@@ -1,9 +1,9 @@
 """Proof that a kernel which passed its check in the simulator also compiles for a real GPU.
 
 `gv.check` calls `verify(kernel, argtypes)` after a kernel exercise passes: the kernel is captured
-with `gpuviz.compilecheck`'s recorder (source, free names, device functions) and compiled to PTX
+with `gpuviz.kernelrecord` (source, free names, device functions) and compiled to PTX
 for sm_75 (Colab's T4) with `cuda.compile_ptx`. Under the simulator `compile_ptx` is None, so the
-compile runs in a child process without NUMBA_ENABLE_CUDASIM (`python -m gpuviz.compileproof`, JSON
+compile runs in a child process without NUMBA_ENABLE_CUDASIM (`python -m gpuviz.exercises.compileproof`, JSON
 lines in and out), started at the first check and kept for the session. No GPU is needed, only numba-cuda[cu13] (or [cu12]). Verdicts are cached on disk by
 the record's hash, so a kernel is compiled once however often it is checked or graded.
 
@@ -38,11 +38,11 @@ def cache_dir() -> Path:
 
 
 def records(kernel, argtypes: list[list[dict]]) -> list[dict]:
-    """compilecheck records of `kernel`, one per distinct list of launch argument types."""
-    from gpuviz import compilecheck
-    from gpuviz.kernelsource import python_function
+    """kernelrecord records of `kernel`, one per distinct list of launch argument types."""
+    from gpuviz import kernelrecord
+    from gpuviz.tracer.kernelsource import python_function
 
-    base = compilecheck._capture_function(python_function(kernel), kernel, stack=())
+    base = kernelrecord._capture_function(python_function(kernel), kernel, stack=())
     seen, out = set(), []
     for at in argtypes:
         key = json.dumps(at, sort_keys=True)
@@ -56,7 +56,7 @@ def records(kernel, argtypes: list[list[dict]]) -> list[dict]:
 def verify(kernel, argtypes: list[list[dict]]) -> tuple[bool | None, str]:
     """(True, ""), (False, why it does not compile) or (None, why it could not be verified)."""
     global _said_unavailable
-    from gpuviz.kernelsource import python_function
+    from gpuviz.tracer.kernelsource import python_function
 
     name = python_function(kernel).__name__
     try:
@@ -157,11 +157,13 @@ _worker = None       # the child process, kept for the session: numba-cuda is im
 
 
 def _child(recs: list[dict]) -> dict:
-    """Compile in a child without the simulator (`python -m gpuviz.compileproof`: JSON lines in and out)."""
+    """Compile in a child without the simulator (`python -m gpuviz.exercises.compileproof`: JSON lines in and out)."""
     global _worker
     if _worker is None or _worker.poll() is not None:
-        env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-        _worker = subprocess.Popen([sys.executable, "-m", "gpuviz.compileproof"], stdin=subprocess.PIPE,
+        from gpuviz.runtime import env_without_simulator
+
+        env = env_without_simulator()
+        _worker = subprocess.Popen([sys.executable, "-m", "gpuviz.exercises.compileproof"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         _worker.stdin.write(json.dumps(recs) + "\n")
@@ -182,23 +184,23 @@ def _child(recs: list[dict]) -> dict:
 
 @functools.cache
 def _cannot_compile_here() -> str | None:
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
-    return compilecheck._cannot_compile_here()
+    return kernelrecord._cannot_compile_here()
 
 
 def compile_all(recs: list[dict]) -> dict:
     """Compile every record for CC, in this process (the real CUDA target)."""
-    from gpuviz import compilecheck
+    from gpuviz import kernelrecord
 
-    problem = _cannot_compile_here() if _cached_probe else compilecheck._cannot_compile_here()
+    problem = _cannot_compile_here() if _cached_probe else kernelrecord._cannot_compile_here()
     if problem:
         return {"unavailable": problem.splitlines()[-1]}
     for rec in recs:
         try:
-            compilecheck.compile_record(rec, CC)
+            kernelrecord.compile_record(rec, CC)
         except Exception as e:  # noqa: BLE001 Numba's reason is the answer
-            return {"ok": False, "error": compilecheck._first_lines(e)}
+            return {"ok": False, "error": kernelrecord._first_lines(e)}
     return {"ok": True, "error": ""}
 
 

@@ -1,6 +1,6 @@
 """Run a notebook's code cells without Jupyter: one subprocess per notebook, under a time budget.
 
-    from gpuviz import nbrun
+    from gpuviz.course import nbrun
     r = nbrun.run("course/solutions/08_cnn_fashion_mnist.ipynb", log="08.log", budget=90)
     r.status            # "ok", "error" (a cell raised), "timeout" (killed at the budget) or "crashed"
 
@@ -37,7 +37,7 @@ PATH_SETTINGS = ("GPUVIZ_DATA_PATH", "GPUVIZ_DATA", "GPUVIZ_KERNEL_LOG")
 
 
 @dataclass
-class Result:
+class NotebookRun:
     """How one notebook's run ended."""
 
     notebook: str
@@ -64,14 +64,14 @@ def code_cells(path) -> list[tuple[int, str]]:
 # ---- the parent: start, watch, kill ----------------------------------------------------------------------
 
 def run(notebook, *, log, budget: float, env: dict | None = None, figures=None,
-        keep_going: bool = False) -> Result:
+        keep_going: bool = False) -> NotebookRun:
     """Execute `notebook` in a fresh Python process (in a scratch working directory), stdout and stderr
-    to `log`, killed after `budget` seconds. Returns a Result; never raises for the notebook's faults."""
+    to `log`, killed after `budget` seconds. Returns a NotebookRun; never raises for the notebook's faults."""
     notebook, log = Path(notebook).resolve(), Path(log)
     n_cells = len(code_cells(notebook))
     status_file = log.with_suffix(".cells.jsonl")
     status_file.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "gpuviz.nbrun", str(notebook), "--status", str(status_file)]
+    cmd = [sys.executable, "-m", "gpuviz.course.nbrun", str(notebook), "--status", str(status_file)]
     if figures:
         cmd += ["--figures", str(Path(figures).resolve())]
     if keep_going:
@@ -85,7 +85,7 @@ def run(notebook, *, log, budget: float, env: dict | None = None, figures=None,
             env[key] = os.pathsep.join(str(Path(p).expanduser().resolve()) if p.strip() else p
                                        for p in env[key].split(os.pathsep))
     # this checkout's gpuviz first, also from the scratch working directory
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nbrun-") as cwd, open(log, "w") as out:
@@ -126,11 +126,11 @@ def _read_status(path: Path) -> list[dict]:
     return rows
 
 
-def _result(name, n_cells, rows, rc, timed_out, seconds, budget) -> Result:
+def _result(name, n_cells, rows, rc, timed_out, seconds, budget) -> NotebookRun:
     done = [r for r in rows if "seconds" in r]
     slowest = sorted(((r["cell"], round(r["seconds"], 2)) for r in done), key=lambda x: -x[1])[:3]
     failed = next((r for r in done if not r["ok"]), None)
-    r = Result(name, "ok", seconds, n_cells, len(done), slowest=slowest)
+    r = NotebookRun(name, "ok", seconds, n_cells, len(done), slowest=slowest)
     if timed_out:
         started = [x for x in rows if "seconds" not in x]
         cell = started[-1]["cell"] if started and len(started) > len(done) else None
@@ -235,7 +235,7 @@ def execute(notebook, status, figures=None, keep_going=False) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gpuviz.nbrun", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m gpuviz.course.nbrun", description=__doc__.split("\n\n")[0])
     p.add_argument("notebook")
     p.add_argument("--status", required=True, help="file that gets one JSON line per cell")
     p.add_argument("--figures", help="folder for the notebook's figures as PNGs (default: none saved)")

@@ -2,7 +2,7 @@
 
 REPO_URL is the one setting that names the public repository: the Colab bootstrap cell, the
 Colab badges and the README's links are all generated from it. Change it here, then run
-`python -m gpuviz.conventions course/solutions/*.ipynb` and regenerate the student notebooks.
+`python -m gpuviz.course.conventions course/solutions/*.ipynb` and regenerate the student notebooks.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def problems(nb, filename: str) -> list[str]:
     cells = nb["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
     if not cells or cells[0]["cell_type"] != "code" or _source(cells[0]) != BOOTSTRAP:
-        out.append("the first cell must be the Colab bootstrap from gpuviz.conventions.BOOTSTRAP")
+        out.append("the first cell must be the Colab bootstrap from gpuviz.course.conventions.BOOTSTRAP")
     if len(code) < 2 or not SETUP_RE.search(_source(code[1])):
         out.append("the second code cell must start with `import gpuviz as gv` and `gv.setup(...)`")
     head = _source(cells[1]) if len(cells) > 1 and cells[1]["cell_type"] == "markdown" else ""

@@ -11,7 +11,7 @@ Two generic exercise kinds live here; lessons build their exercises from them (o
 function `check(obj) -> (ok, message)`):
 - `FunctionExercise`: a Python function against a reference on edge and random cases, with a bank of
   known mistakes, each recognised by reproducing the learner's answers.
-- `KernelExercise`: a @cuda.jit kernel run under `gpuviz.trace` on several sizes (1, empty where legal,
+- `KernelExercise`: a @cuda.jit kernel run under `gpuviz.tracer.scheduler` on several sizes (1, empty where legal,
   non-multiples of the block) and launch configurations; races and bad indices fail, and missing
   guards, transposed index mappings, missing barriers, wrong grid sizes and float64 accumulators are
   named.
@@ -109,7 +109,7 @@ def passed(*exercise_ids: str) -> bool:
 
 def judge(fn: Callable, obj: Any, **kw) -> tuple[bool, str]:
     """(passed, message) of check function `fn` on the learner's answer; a kernel that passes must also
-    compile for a real GPU (gpuviz.compileproof). Used by `check` and by the grader's own copy of it."""
+    compile for a real GPU (gpuviz.exercises.compileproof). Used by `check` and by the grader's own copy of it."""
     launches: list = []
     try:
         with _launches_of(obj, launches):
@@ -120,7 +120,7 @@ def judge(fn: Callable, obj: Any, **kw) -> tuple[bool, str]:
         ok, message = False, f"your code raised {type(e).__name__}: {e}"
     ok, message = bool(ok), _clean(message)
     if ok and launches:
-        from gpuviz import compileproof
+        from gpuviz.exercises import compileproof
 
         compiled, why = compileproof.verify(obj, launches)
         if compiled is False:
@@ -132,14 +132,14 @@ def judge(fn: Callable, obj: Any, **kw) -> tuple[bool, str]:
 
 class _launches_of:
     """While checking, collect the argument types of every launch of the learner's kernel `obj`
-    (gpuviz.hooks.record sees each traced or simulated launch)."""
+    (a gpuviz.hooks subscriber sees each traced or simulated launch)."""
 
     def __init__(self, obj, into: list):
         self.obj, self.into, self.saved = obj, into, None
 
     def __enter__(self):
         from gpuviz import hooks
-        from gpuviz.kernelsource import python_function
+        from gpuviz.tracer.kernelsource import python_function
 
         try:
             target = python_function(self.obj)
@@ -147,26 +147,24 @@ class _launches_of:
             return self
         if target is self.obj or getattr(self.obj, "_device", False) is True:
             return self                               # a plain function or a device function: no kernel
-        from gpuviz.compilecheck import _argtype
+        from gpuviz.kernelrecord import _argtype
 
-        self.saved = saved = hooks.record
-
-        def record(kernel, args):
+        def record(kernel, args, kwargs):
             try:
                 if python_function(kernel) is target:
                     self.into.append([_argtype(a) for a in args])
             except Exception:  # noqa: BLE001 never break a check over its bookkeeping
                 pass
-            saved(kernel, args)
 
-        hooks.record = record
+        self.saved = record
+        hooks.subscribe(record)
         return self
 
     def __exit__(self, *exc):
         if self.saved is not None:
             from gpuviz import hooks
 
-            hooks.record = self.saved
+            hooks.unsubscribe(self.saved)
         return False
 
 
@@ -230,7 +228,7 @@ def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
     """(name, line, literal) for each variable that starts from a bare number literal and is then
     accumulated into (`+=`, `-=`, `*=`). Numba types such a variable float64 (or int64, which turns
     float64 once a float32 is added), so the accumulation runs in double precision on the GPU."""
-    from gpuviz.kernelsource import python_function
+    from gpuviz.tracer.kernelsource import python_function
 
     fn = python_function(kernel)
     try:
@@ -283,7 +281,7 @@ class KernelExercise:
     seed: int = 0
 
     def __call__(self, kernel, grid: Callable | None = None):
-        from gpuviz.kernelsource import python_function
+        from gpuviz.tracer.kernelsource import python_function
 
         try:
             names = list(inspect.signature(python_function(kernel)).parameters)
@@ -312,7 +310,7 @@ class KernelExercise:
     def _launch(self, kernel, griddim, block, args):
         """(trace, args after the launch) or (None, why it could not run)."""
         from gpuviz.launch import LaunchError
-        from gpuviz.trace import trace
+        from gpuviz.tracer.scheduler import trace
 
         args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
         try:

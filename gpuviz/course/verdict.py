@@ -10,7 +10,7 @@ the trivial and the obvious attacks fail, and flag the rest:
    grader's file, signed with the key (HMAC): the exercise, the verdict, and the learner's answer,
    serialized when it is data or source code. A check cell without an authentic record fails. No
    environment variable or module attribute the learner can set changes a verdict.
-2. **A re-check outside the kernel** (as otter-grader does): `python -m gpuviz.verdict` rebuilds every
+2. **A re-check outside the kernel** (as otter-grader does): `python -m gpuviz.course.verdict` rebuilds every
    serialized answer that passed, in a fresh process where no learner cell ran, and checks it again.
 3. **A static scan** (`scan`) of the learner's cells flags tampering for the instructor: assignments to
    gv.*, gpuviz.*, os.environ, sys.modules, builtins or numpy attributes, setattr, reload, peeks
@@ -39,7 +39,7 @@ RECHECK_TIMEOUT = 300
 
 def hidden_cell(records: str, key: str) -> str:
     """The source of the cell the grader runs before any learner cell."""
-    return f"import gpuviz.verdict\ngpuviz.verdict.arm({records!r}, {key!r})"
+    return f"import gpuviz.course.verdict\ngpuviz.verdict.arm({records!r}, {key!r})"
 
 
 def arm(records_path: str, key_path: str) -> None:
@@ -54,7 +54,7 @@ def arm(records_path: str, key_path: str) -> None:
     import gpuviz
     from gpuviz.exercises import registry
 
-    C = importlib.import_module("gpuviz.check")      # the module: `gpuviz.check` is the function
+    C = importlib.import_module("gpuviz.exercises.check")      # the module: `gpuviz.exercises.check` is the function
     with open(key_path, "rb") as f:
         key = f.read()
     os.unlink(key_path)
@@ -173,8 +173,8 @@ def _encode_value(obj, depth: int) -> dict:
 
 
 def _encode_function(obj) -> dict:
-    from gpuviz import compilecheck
-    from gpuviz.kernelsource import python_function
+    from gpuviz import kernelrecord
+    from gpuviz.tracer.kernelsource import python_function
 
     if type(obj).__module__.startswith("triton"):     # lesson 13: the re-check rebuilds Numba kernels only
         return {"t": "none", "why": "a Triton kernel is checked in the notebook's kernel only"}
@@ -188,7 +188,7 @@ def _encode_function(obj) -> dict:
     if kind == "kernel" and getattr(obj, "_device", False) is True:
         kind = "device"
     try:
-        rec = compilecheck._capture_function(fn, obj, stack=())
+        rec = kernelrecord._capture_function(fn, obj, stack=())
     except Exception as e:  # noqa: BLE001
         return {"t": "none", "why": f"its source could not be captured ({type(e).__name__}: {e})"}
     if rec["errors"]:
@@ -213,9 +213,9 @@ def decode(enc: dict):
     if t in ("function", "kernel", "device"):
         from numba import cuda
 
-        from gpuviz import compilecheck
+        from gpuviz import kernelrecord
 
-        fn = compilecheck._rebuild({**enc["rec"], "kind": "python"}, jit=False)[0]
+        fn = kernelrecord._rebuild({**enc["rec"], "kind": "python"}, jit=False)[0]
         if t == "function":
             return fn
         return cuda.jit(device=True)(fn) if t == "device" else cuda.jit(fn)
@@ -257,7 +257,7 @@ def recheck(jobs: list[dict], timeout: float = RECHECK_TIMEOUT) -> list[dict]:
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env.pop("GPUVIZ_KERNEL_LOG", None)
     try:
-        p = subprocess.run([sys.executable, "-m", "gpuviz.verdict"], input=json.dumps(jobs), env=env,
+        p = subprocess.run([sys.executable, "-m", "gpuviz.course.verdict"], input=json.dumps(jobs), env=env,
                            capture_output=True, text=True, timeout=timeout, check=False)
         out = json.loads(p.stdout.strip().splitlines()[-1])
         if len(out) == len(jobs):
@@ -274,7 +274,7 @@ def _recheck_here(jobs: list[dict]) -> list[dict]:
     import contextlib
 
     from gpuviz import runtime
-    from gpuviz.check import judge
+    from gpuviz.exercises.check import judge
     from gpuviz.exercises import registry
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -407,7 +407,7 @@ def _scan_cell(src: str) -> list[tuple[int, str, str]]:
                     flag(node, f"rebinds {el.id}")
         if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom):
             mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if any(m.startswith(("gpuviz.exercises", "gpuviz.check", "gpuviz.verdict", "gpuviz.compileproof"))
+            if any(m.startswith(("gpuviz.exercises", "gpuviz.exercises.check", "gpuviz.course.verdict", "gpuviz.exercises.compileproof"))
                    for m in mods):
                 flag(node, "imports the grader's checks")
         if isinstance(node, ast.Call):

@@ -31,6 +31,18 @@ def python_function(kernel):
     raise TypeError(f"not a kernel: expected a @cuda.jit kernel or a Python function, got {type(kernel).__name__}")
 
 
+def source(kernel) -> str:
+    """The Python source of a kernel as it was written (`gv.kernel_source`): a @cuda.jit kernel in either
+    mode, a configured launch, a device function or a plain function."""
+    return textwrap.dedent(inspect.getsource(python_function(kernel)))
+
+
+def source_tree(kernel) -> ast.Module:
+    """The kernel's source parsed: the one place a kernel's code becomes an AST. Raises OSError or
+    TypeError when there is no source (a function made by exec), SyntaxError never for a real kernel."""
+    return ast.parse(source(kernel))
+
+
 def _names(code) -> set[str]:
     """Global and attribute names used by a code object and the code nested in it."""
     out = set(code.co_names)
@@ -67,11 +79,10 @@ class _Rewrite(ast.NodeTransformer):
 def _with_barriers(pyfunc, generators):
     """Recompile `pyfunc` as a generator function that yields at each barrier (same globals, lines)."""
     try:
-        src = textwrap.dedent(inspect.getsource(pyfunc))
+        tree = source_tree(pyfunc)
     except (OSError, TypeError):
         raise RuntimeError(f"the tracer needs the source of {pyfunc.__name__} to run its cuda.syncthreads(); "
                            f"define it in a file or a notebook cell") from None
-    tree = ast.parse(src)
     fdef = tree.body[0]
     fdef.decorator_list = []
     ast.increment_lineno(tree, pyfunc.__code__.co_firstlineno - 1)

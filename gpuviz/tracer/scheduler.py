@@ -17,10 +17,11 @@ from functools import cached_property
 
 import numpy as np
 
-from . import hooks, launch
+from gpuviz import hooks, launch
+
 from .fakecuda import FakeCuda, NumbaShim
 from .kernelsource import KernelEnv, python_function
-from .sanitizer import OPS, Memory, Problem, fmt_index
+from .sanitizer import BLOCK, BUFFER, COLUMNS, FLAT, OP, OPS, THREAD, Memory, Problem, fmt_index
 
 __all__ = ["Problem", "Trace", "trace"]
 
@@ -47,8 +48,8 @@ def trace(kernel, griddim, blockdim, *args, max_threads: int = MAX_THREADS) -> T
     Raises gpuviz.launch.LaunchError for a launch a GPU would refuse.
     """
     pyfunc = python_function(kernel)
-    if pyfunc is not kernel:  # a @cuda.jit kernel: it must compile for a GPU too (gpuviz.compilecheck)
-        hooks.record(kernel, args)
+    if pyfunc is not kernel:  # a @cuda.jit kernel: a launch like any other for the subscribers (gpuviz.hooks)
+        hooks.launched(kernel, args)
     grid, block = launch.validate(griddim, blockdim, launch.static_shared_bytes(pyfunc))
     nthreads = int(np.prod(grid)) * int(np.prod(block))
     if nthreads > max_threads:
@@ -170,7 +171,7 @@ class Trace:
         self.problems: list[Problem] = mem.problems
         self.marks = mem.marks
         self.barriers = barriers          # barriers passed, per block
-        self.log = np.array(mem.log, np.int64).reshape(-1, 6)
+        self.log = np.array(mem.log, np.int64).reshape(-1, len(COLUMNS))
 
     @property
     def threads_per_block(self) -> int:
@@ -200,45 +201,45 @@ class Trace:
         if not ids:
             raise KeyError(f"no array named {array!r} in this trace; arrays: {list(self.arrays)}")
         L = self.log
-        rows = np.isin(L[:, 2], ids)
+        rows = np.isin(L[:, BUFFER], ids)
         if op is not None:
-            rows &= L[:, 4] == OPS.index(op)
+            rows &= L[:, OP] == OPS.index(op)
         if block is not None:
-            rows &= L[:, 0] == self.block_id(block)
+            rows &= L[:, BLOCK] == self.block_id(block)
         if thread is not None:
-            rows &= L[:, 1] == self.thread_id(thread)
+            rows &= L[:, THREAD] == self.thread_id(thread)
         if warp is not None:
-            rows &= L[:, 1] // 32 == warp
+            rows &= L[:, THREAD] // launch.WARP_SIZE == warp
         return rows
 
     def counts(self, array, op=None, *, block=None, thread=None, warp=None) -> np.ndarray:
         """How often each element of `array` was accessed (op: 'read', 'write', 'atomic' or all),
         optionally by one block, thread (within `block`) or warp only. Shape: the array's."""
         shape = self.arrays[array].shape
-        flat = self.log[self._rows(array, op, block, thread, warp), 3]
+        flat = self.log[self._rows(array, op, block, thread, warp), FLAT]
         return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
     def owners(self, array) -> np.ndarray:
         """Global linear id (block * threads_per_block + thread) of the last writer of each element; -1 if none."""
         shape = self.arrays[array].shape
-        L = self.log[self._rows(array) & (self.log[:, 4] != 0)]
+        L = self.log[self._rows(array) & (self.log[:, OP] != 0)]
         out = np.full(int(np.prod(shape)), -1, np.int64)
-        out[L[:, 3]] = L[:, 0] * self.threads_per_block + L[:, 1]
+        out[L[:, FLAT]] = L[:, BLOCK] * self.threads_per_block + L[:, THREAD]
         return out.reshape(shape)
 
     def per_array(self) -> dict:
         """name -> {'space', 'reads', 'writes', 'atomics', 'bytes'} over the whole launch."""
         out = {}
         for name, buf in self.arrays.items():
-            ops = np.bincount(self.log[self._rows(name), 4], minlength=3)
+            ops = np.bincount(self.log[self._rows(name), OP], minlength=3)
             out[name] = {"space": buf.space, "reads": int(ops[0]), "writes": int(ops[1]),
                          "atomics": int(ops[2]), "bytes": int(ops.sum()) * buf.data.itemsize}
         return out
 
     def per_thread(self, op="read") -> np.ndarray:
         """Accesses of kind `op` by each thread, shape (blocks, threads per block)."""
-        rows = self.log[:, 4] == OPS.index(op)
-        ids = self.log[rows, 0] * self.threads_per_block + self.log[rows, 1]
+        rows = self.log[:, OP] == OPS.index(op)
+        ids = self.log[rows, BLOCK] * self.threads_per_block + self.log[rows, THREAD]
         n = self.nblocks * self.threads_per_block
         return np.bincount(ids, minlength=n).reshape(self.nblocks, self.threads_per_block)
 
@@ -262,7 +263,7 @@ class Trace:
             raise IndexError(f"warp {warp} of block {block} made {len(mine)} requests to {array}")
         rows = np.flatnonzero(r.of_access == mine[k])
         buf = self.buffers[r.buffer[mine[k]]]
-        return {"array": array, "space": buf.space, "lanes": self.log[rows, 1] % 32, "flat": self.log[rows, 3],
+        return {"array": array, "space": buf.space, "lanes": self.log[rows, THREAD] % launch.WARP_SIZE, "flat": self.log[rows, FLAT],
                 "byte": r.byte[rows], "itemsize": buf.data.itemsize, "op": OPS[r.op[mine[k]]],
                 "line": int(r.line[mine[k]]), "count": len(mine)}
 
@@ -274,7 +275,7 @@ class Trace:
             if buf.space != "global":
                 continue
             rows = self._rows(name)
-            n = len(np.unique(self.log[rows, 3])) if unique else int(rows.sum())
+            n = len(np.unique(self.log[rows, FLAT])) if unique else int(rows.sum())
             total += n * buf.data.itemsize
         return flops / total if total else float("inf")
 

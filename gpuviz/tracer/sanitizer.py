@@ -110,13 +110,18 @@ def _clash(o, me) -> bool:
     return o is not None and (o[0] != me[0] or (o[1] != me[1] and o[2] == me[2]))
 
 
+# The access log: one row per access, these columns (Trace.log is the same, as an int64 array)
+COLUMNS = ("block", "thread", "buffer", "flat", "op", "line")
+BLOCK, THREAD, BUFFER, FLAT, OP, LINE = range(len(COLUMNS))
+
+
 class Memory:
     """All buffers of one launch, the access log and the findings."""
 
     def __init__(self, describe):
         self.describe = describe       # (block lin, thread lin) -> (block tuple, thread tuple)
         self.buffers: list[Buffer] = []
-        self.log: list[tuple] = []     # (block, thread, buffer, flat index, op, line)
+        self.log: list[tuple] = []     # rows of COLUMNS
         self.me = (0, 0, 0)            # current (block, thread, interval), set by the scheduler
         self._global, self._shared = {}, {}
         self._problems: dict[tuple, Problem] = {}

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-WARP_SIZE = 32
+from gpuviz.launch import WARP_SIZE  # noqa: E402
 
 
 class Dim3:

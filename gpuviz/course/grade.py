@@ -6,7 +6,7 @@ cell the source's check cell for that exercise runs, hidden tests included, what
 to the check cells (edited, deleted or moved: restored and noted). The notebook then runs in a fresh
 kernel (nbclient) in an empty temporary directory, under one time limit for the whole notebook.
 
-Verdicts do not come from what the notebook prints or raises: `gpuviz.verdict` opens a signed channel
+Verdicts do not come from what the notebook prints or raises: `gpuviz.course.verdict` opens a signed channel
 before the first learner cell, every check cell reports through it, answers that are data or source
 code are re-checked in a fresh process, and a static scan flags tampering in the message column.
 One CSV row per student and exercise: student, exercise, points, max, passed, message; it is rewritten
@@ -31,9 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuviz import verdict
-from gpuviz.check import STRICT_ENV
-from gpuviz.student import strip_source, student_notebook
+from gpuviz.course import verdict
+from gpuviz.exercises.check import STRICT_ENV
+from gpuviz.course.student import strip_source, student_notebook
 
 FIELDS = ["student", "exercise", "points", "max", "passed", "message"]
 DEFAULT_SOURCE = Path("course/solutions")

@@ -2,9 +2,9 @@
 written yet), each with its exercises (ID, points). Tools and tests read it, so the README table and
 the syllabus cannot drift from it.
 
-    python -m gpuviz.manifest                   # print the README's notebook table
-    python -m gpuviz.manifest --write README.md # replace the table between the markers in place
-    python -m gpuviz.manifest --sync            # update manifest.json from course/solutions/
+    python -m gpuviz.course.manifest                   # print the README's notebook table
+    python -m gpuviz.course.manifest --write README.md # replace the table between the markers in place
+    python -m gpuviz.course.manifest --sync            # update manifest.json from course/solutions/
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-PATH = Path(__file__).resolve().parents[1] / "course" / "manifest.json"
+PATH = Path(__file__).resolve().parents[2] / "course" / "manifest.json"   # the checkout's course/
 START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 
 
@@ -39,8 +39,8 @@ def colab_url(file: str, repo_url: str, branch: str = "main", folder: str = "not
 
 def readme_table(repo_url: str | None = None, path: Path | str = PATH) -> str:
     """The README's notebook table (markdown), with Colab links built from `repo_url`
-    (default: gpuviz.conventions.REPO_URL)."""
-    from gpuviz import conventions
+    (default: gpuviz.course.conventions.REPO_URL)."""
+    from gpuviz.course import conventions
 
     repo_url = repo_url or conventions.REPO_URL
     rows = ["| # | Notebook | Time | Exercises (points) | Open |", "|---|---|---|---|---|"]
@@ -92,9 +92,9 @@ def synced(manifest: dict, sources: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gpuviz.manifest", description="Render the README's notebook table.")
+    p = argparse.ArgumentParser(prog="python -m gpuviz.course.manifest", description="Render the README's notebook table.")
     p.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers in this file")
-    p.add_argument("--repo-url", help="repository URL for the Colab links (default: gpuviz.conventions.REPO_URL)")
+    p.add_argument("--repo-url", help="repository URL for the Colab links (default: gpuviz.course.conventions.REPO_URL)")
     p.add_argument("--sync", action="store_true",
                    help="rewrite course/manifest.json from the sources in course/solutions/, then stop")
     args = p.parse_args(argv)
