@@ -65,6 +65,8 @@ _EXPORTS = {
     "training": ("training", None),
     "trace": ("tracer", "trace"),
     "kernel_source": ("tracer.kernelsource", "source"),
+    "kernel_ptx": ("kernelrecord", "kernel_ptx"),
+    "kernels_ptx": ("kernelrecord", "kernels_ptx"),
     "Problem": ("tracer", "Problem"),
     "check": ("exercises.check", "check"),
     "CheckFailed": ("exercises.check", "CheckFailed"),

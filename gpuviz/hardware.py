@@ -250,9 +250,11 @@ def compare(job: Job, specs: dict, prices_per_hour: dict, overhead_s_per_op: flo
     return rows
 
 
-def plot_compare(rows: list[dict], job: Job, title: str | None = None):
+def plot_compare(rows: list[dict], job: Job, title: str | None = None,
+                 overhead_label: str = "launch overhead (assumed)"):
     """Bars per GPU: time of the job (roofline part and overhead part) and cost per run; GPUs whose
-    memory is too small for the job are hatched and marked. Returns a Figure."""
+    memory is too small for the job are hatched and marked. `overhead_label` says where the
+    per-operation overhead comes from (assumed, or measured and where). Returns a Figure."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 0.9 + 0.36 * len(rows)), layout="constrained")
@@ -266,7 +268,7 @@ def plot_compare(rows: list[dict], job: Job, title: str | None = None):
         if (roof + over).max() > 180 else (1, "seconds")
     ax.barh(y, roof / scale, color="C0", hatch=hatch, label="roofline bound")
     if over.any():
-        ax.barh(y, over / scale, left=roof / scale, color="C7", hatch=hatch, label="launch overhead (assumed)")
+        ax.barh(y, over / scale, left=roof / scale, color="C7", hatch=hatch, label=overhead_label)
     for i, r in enumerate(rows):
         ax.text((roof[i] + over[i]) / scale, i, "  does not fit" if not r["fits"] else "", va="center",
                 fontsize=7, color="C3")

@@ -331,6 +331,47 @@ def compile_record(rec: dict, cc: tuple) -> str:
         return ptx[0]
 
 
+def kernel_ptx(kernel, *args, cc=(7, 5)) -> str:
+    """The PTX of `kernel` (`gv.kernel_ptx`; a @cuda.jit kernel, e.g. one written in a notebook) compiled for `cc` with the
+    types of the launch arguments `args`. No GPU is needed. Under the simulator, which cannot compile,
+    it runs in a child process without it. Raises RuntimeError where this installation cannot compile."""
+    return kernels_ptx([(kernel, args)], cc)[0]
+
+
+def kernels_ptx(launches, cc=(7, 5)) -> list[str]:
+    """kernel_ptx for several (kernel, args) pairs at once (`gv.kernels_ptx`): under the simulator, one child process."""
+    recs = []
+    for kernel, args in launches:
+        rec = _capture_function(python_function(kernel), kernel, stack=())
+        rec["argtypes"] = [_argtype(a) for a in args]
+        errors = rec.get("errors", []) + [e for a in rec["argtypes"] if (e := a.get("error"))]
+        if errors:
+            raise RuntimeError(f"could not capture {rec.get('name')}: {errors[0]}")
+        recs.append(rec)
+    from numba.cuda.core import config
+
+    if not config.ENABLE_CUDASIM:
+        return records_ptx(recs, cc)
+    from gpuviz.runtime import env_without_simulator
+
+    env = env_without_simulator()
+    code = ("import json, sys; from gpuviz import kernelrecord as c; r = json.load(sys.stdin); "
+            "json.dump(c.records_ptx(r['recs'], r['cc']), sys.stdout)")
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps({"recs": recs, "cc": list(cc)}),
+                         capture_output=True, text=True, env=env, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"could not compile to PTX here: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(out.stdout)
+
+
+def records_ptx(recs: list[dict], cc) -> list[str]:
+    """compile_record for each record, on the real target (kernels_ptx's child process)."""
+    problem = _cannot_compile_here()
+    if problem:
+        raise RuntimeError(f"this installation cannot compile to PTX: {problem.splitlines()[-1]}")
+    return [compile_record(rec, tuple(cc)) for rec in recs]
+
+
 @contextlib.contextmanager
 def _compiling_for(cc):
     """Numba asks the current device for its compute capability when it compiles a device function

@@ -310,21 +310,30 @@ class Estimate:
         return d
 
 
-def optimizer_state_bytes(model, optimizer: str = "adam") -> int:
+def optimizer_state_bytes(model, optimizer: str = "adam", *, mixed_precision: bool = False) -> int:
     """State the optimizer keeps after its first step: SGD none, SGD with momentum one buffer per
-    parameter, Adam/AdamW two (exp_avg, exp_avg_sq) plus a 4-byte step counter per parameter tensor."""
+    parameter, Adam/AdamW two (exp_avg, exp_avg_sq) plus a 4-byte step counter per parameter tensor.
+
+    Buffers have the parameters' dtype, unless `mixed_precision`: then the model's parameters are
+    16-bit and the optimizer keeps a float32 master copy of every weight and its buffers in float32
+    (the usual mixed-precision setup, counted as in the ZeRO paper: for Adam, 4 + 4 + 4 = 12 bytes
+    of state per parameter)."""
     name = optimizer.lower()
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    state = OPTIMIZERS[name] * sum(tensor_bytes(p) for p in params)
+    if mixed_precision:
+        n = sum(int(p.numel()) for p in params)
+        state = (1 + OPTIMIZERS[name]) * 4 * n    # float32 master weights + float32 buffers
+    else:
+        state = OPTIMIZERS[name] * sum(tensor_bytes(p) for p in params)
     if name.startswith("adam"):
         state += 4 * len(params)          # torch keeps `step` as a float32 scalar tensor per parameter
     return state
 
 
 def estimate(model, input_shape, *, batch_size: int, dtype=None, optimizer: str = "adam",
-             input_dtype=None) -> Estimate:
+             input_dtype=None, mixed_precision: bool = False) -> Estimate:
     """Predict peak memory of one training step: parameters + gradients + optimizer state +
     activations (outputs of leaf modules, counted by forward hooks on a shape-only copy of the
     model on torch's `meta` device, so nothing is computed) + the input batch.
@@ -333,10 +342,16 @@ def estimate(model, input_shape, *, batch_size: int, dtype=None, optimizer: str 
     (float32 by default; torch.float16 for a half model); input_dtype defaults to dtype (use
     torch.long for token ids). The sum is an upper bound of the tensors alive at the start of the
     backward pass: `CAVEATS` lists what it leaves out.
+
+    mixed_precision=True counts mixed-precision training: 16-bit weights and gradients (dtype
+    float16 or bfloat16, required) and a float32 master copy of the weights with float32 optimizer
+    state; for Adam that is 2 + 2 + 12 = 16 bytes per parameter (`bytes_per_param`).
     """
     import torch
 
     dtype = dtype or torch.float32
+    if mixed_precision and dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"mixed_precision=True needs dtype=torch.float16 or torch.bfloat16, not {dtype}")
     input_dtype = input_dtype or dtype
     shape = (int(batch_size), *tuple(input_shape))
     shadow = copy.deepcopy(model).to(device="meta", dtype=dtype) if dtype.is_floating_point else \
@@ -377,9 +392,16 @@ def estimate(model, input_shape, *, batch_size: int, dtype=None, optimizer: str 
             h.remove()
     p = sum(tensor_bytes(q) for q in shadow.parameters())
     g = sum(tensor_bytes(q) for q in shadow.parameters() if q.requires_grad)
-    opt = optimizer_state_bytes(shadow, optimizer)
+    opt = optimizer_state_bytes(shadow, optimizer, mixed_precision=mixed_precision)
     inputs = int(np.prod(shape)) * torch.empty((), dtype=input_dtype).element_size()
-    return Estimate(p, g, opt, counter.total, inputs, int(batch_size), optimizer, method, parts=parts)
+    name = f"{optimizer}, mixed precision (float32 master weights and state)" if mixed_precision else optimizer
+    return Estimate(p, g, opt, counter.total, inputs, int(batch_size), name, method, parts=parts)
+
+
+def bytes_per_param(est: Estimate, n_params: int) -> float:
+    """Parameters + gradients + optimizer state of an estimate, per parameter (activations and
+    inputs left out): 16 for mixed-precision Adam, 8 for Adam on a 16-bit model, 16 in float32."""
+    return (est.params + est.grads + est.optimizer) / n_params
 
 
 def compare(model, input_shape, *, batch_size: int, loss_fn=None, optimizer: str = "adam",

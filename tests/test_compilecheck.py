@@ -444,3 +444,78 @@ def test_launch_bounds_are_recorded_and_compiled(tmp_path):
     ptx = kernelrecord.compile_record(rec, (9, 0))
     assert f".maxntid {mk.NT2}" in ptx and ".minnctapersm 2" in ptx
     assert compilecheck.resources(ptx, (9, 0)).registers <= 128
+
+
+LOCAL_KERNELS = '''
+import numpy as np
+from numba import cuda, float32, int32
+
+
+@cuda.jit
+def local_by_data(x, out):                # a local array indexed by data: local memory
+    counts = cuda.local.array(8, int32)
+    for b in range(8):
+        counts[b] = 0
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        for k in range(x.shape[1]):
+            counts[x[i, k]] += 1
+        for b in range(8):
+            out[i, b] = counts[b]
+
+
+@cuda.jit
+def local_unrolled(a, out):               # every index known once the loops are unrolled: registers
+    acc = cuda.local.array(4, float32)
+    for j in range(4):
+        acc[j] = float32(0.0)
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        for k in range(a.shape[1]):
+            for j in range(4):
+                acc[j] += a[i, k] * float32(j)
+        for j in range(4):
+            out[i, j] = acc[j]
+
+
+ARGS = {"local_by_data": (np.zeros((4, 3), np.int32), np.zeros((4, 8), np.int32)),
+        "local_unrolled": (np.zeros((4, 3), np.float32), np.zeros((4, 4), np.float32))}
+'''
+
+
+def _local_ops(ptx):
+    import re
+
+    return len(re.findall(r"\bld\.local", ptx)), len(re.findall(r"\bst\.local", ptx))
+
+
+def test_kernel_ptx_shows_local_memory_here_and_under_the_simulator(tmp_path):
+    """kernel_ptx compiles a notebook's kernel to PTX without a GPU: in this process (real target), and
+    from a simulator process through a child. A local array indexed by data stays in local memory."""
+    path = tmp_path / "local_kernels.py"
+    path.write_text(LOCAL_KERNELS)
+    spec = importlib.util.spec_from_file_location("local_kernels", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    by_data = kernelrecord.kernel_ptx(mod.local_by_data, *mod.ARGS["local_by_data"])
+    unrolled = kernelrecord.kernel_ptx(mod.local_unrolled, *mod.ARGS["local_unrolled"], cc=(9, 0))
+    assert ".target sm_75" in by_data and ".target sm_90" in unrolled
+    assert min(_local_ops(by_data)) > 0 and _local_ops(unrolled) == (0, 0)
+    script = tmp_path / "sim.py"
+    script.write_text(textwrap.dedent(f"""
+        import importlib.util, json, re
+        from numba import cuda
+        from gpuviz import compilecheck
+        spec = importlib.util.spec_from_file_location("local_kernels", {str(path)!r})
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        assert cuda.compile_ptx is None                     # really the simulator
+        ptx = kernelrecord.kernels_ptx([(mod.local_by_data, mod.ARGS["local_by_data"]),
+                                        (mod.local_unrolled, mod.ARGS["local_unrolled"])])
+        print(json.dumps([len(re.findall(r"\\bld\\.local", p)) for p in ptx]))
+    """))
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    counts = json.loads(p.stdout.strip().splitlines()[-1])
+    assert counts[0] > 0 and counts[1] == 0

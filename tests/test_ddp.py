@@ -92,6 +92,8 @@ def test_hardware_workloads_and_comparison():
     for fig in (hardware.plot_rooflines([w], SPECS), hardware.plot_bounds([w], SPECS, "fp16"),
                 hardware.plot_compare(rows, job)):
         assert isinstance(fig, Figure)
+    legend = hardware.plot_compare(rows, job, overhead_label="per-op overhead (measured here)").axes[0].get_legend()
+    assert "per-op overhead (measured here)" in [t.get_text() for t in legend.get_texts()]
     ok, why = hardware.nvml_status()
     assert not ok and why                                        # no NVIDIA GPU in CI
 

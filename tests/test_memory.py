@@ -110,6 +110,44 @@ def test_optimizer_state_matches_the_real_optimizer(name, per_param):
     assert M.optimizer_state_bytes(m, name) == per_param * M.param_bytes(m) + (4 * tensors if "adam" in name else 0)
 
 
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16])
+def test_mixed_precision_adam_is_16_bytes_per_parameter(half):
+    """16-bit weights and gradients, a float32 master copy, Adam's two moments in float32: the
+    estimate's state equals what a real mixed-precision setup allocates, tensor by tensor."""
+    m = mlp()
+    n = sum(p.numel() for p in m.parameters())
+    tensors = len(list(m.parameters()))
+    est = M.estimate(m, (10,), batch_size=B, dtype=half, optimizer="adam", mixed_precision=True)
+    assert est.params == est.grads == 2 * n
+    model16 = mlp().to(half)
+    master = [p.detach().float().clone().requires_grad_(True) for p in model16.parameters()]
+    opt = torch.optim.Adam(master, lr=1e-3)
+    model16(torch.randn(B, 10, dtype=half)).float().sum().backward()
+    for p16, p32 in zip(model16.parameters(), master):
+        p32.grad = p16.grad.float()
+    opt.step()
+    real_state = sum(M.tensor_bytes(p) for p in master) + M.optimizer_bytes(opt)
+    assert est.optimizer == real_state == 12 * n + 4 * tensors
+    assert M.bytes_per_param(est, n) == 16 + 4 * tensors / n
+    assert "mixed precision" in est.optimizer_name and "mixed precision" in str(est)
+
+
+def test_mixed_precision_differs_from_a_pure_16_bit_model():
+    m = mlp()
+    n = sum(p.numel() for p in m.parameters())
+    pure = M.estimate(m, (10,), batch_size=B, dtype=torch.float16, optimizer="adam")
+    mixed = M.estimate(m, (10,), batch_size=B, dtype=torch.float16, optimizer="adam", mixed_precision=True)
+    fp32 = M.estimate(m, (10,), batch_size=B, optimizer="adam")
+    extra = 4 * len(list(m.parameters())) / n                 # Adam's step counters
+    assert M.bytes_per_param(pure, n) == 8 + extra            # the default is unchanged: state in the model's dtype
+    assert M.bytes_per_param(mixed, n) == M.bytes_per_param(fp32, n) == 16 + extra
+    assert mixed.activations == pure.activations < fp32.activations
+    sgd = M.estimate(m, (10,), batch_size=B, dtype=torch.float16, optimizer="sgd", mixed_precision=True)
+    assert M.bytes_per_param(sgd, n) == 2 + 2 + 4             # the master copy only
+    with pytest.raises(ValueError, match="float16 or torch.bfloat16"):
+        M.estimate(m, (10,), batch_size=B, optimizer="adam", mixed_precision=True)
+
+
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="adam"):
         M.optimizer_state_bytes(mlp(), "rmsprop")

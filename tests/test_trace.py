@@ -26,12 +26,64 @@ def mats(n=16):
 
 def test_missing_barrier_before_tile_use():
     t = trace(K.matmul_no_barrier_before_use, (2, 2), (8, 8), *mats())
-    assert {p.kind for p in t.problems} == {"race"}
+    # without the barrier, threads also read tile elements before their writer ran: both are reported,
+    # the race first (it names the fix)
+    assert {p.kind for p in t.problems} == {"race", "uninitialized_read"}
+    assert t.problems[0].kind == "race" and t.problems[-1].kind == "uninitialized_read"
     p = next(p for p in t.problems if p.array == "sA" and p.op == "read")
     # thread (1,0) reads sA[0,0] that thread (0,0) wrote, with no barrier in between
     assert (p.block, p.thread, p.other, p.index, p.interval) == ((0, 0), (1, 0), ((0, 0), (0, 0)), (0, 0), 0)
     assert "thread (1,0) of block (0,0) reads sA[0,0], which thread (0,0) wrote" in p.message
     assert "cuda.syncthreads()" in p.message and p.count > 1
+
+
+@cuda.jit
+def transpose_reads_unwritten(A, out):
+    """Notebook 05's first transpose_tile: a (32, 8) block fills only 8 columns of the 32 x 32 tile,
+    and then reads all of row y of it."""
+    s = cuda.shared.array((32, 32), np.float32)
+    x, y = cuda.threadIdx.x, cuda.threadIdx.y
+    s[x, y] = A[y, x]
+    cuda.syncthreads()
+    out[y, x] = s[y, x]
+
+
+@cuda.jit
+def transpose_whole_tile(A, out):
+    s = cuda.shared.array((32, 32), np.float32)
+    x, y = cuda.threadIdx.x, cuda.threadIdx.y
+    for j in range(0, 32, 8):
+        s[x, y + j] = A[y + j, x]
+    cuda.syncthreads()
+    for j in range(0, 32, 8):
+        out[y + j, x] = s[y + j, x]
+
+
+@cuda.jit
+def hist_bins_not_zeroed(x, hist):
+    bins = cuda.shared.array(4, np.int32)
+    i = cuda.grid(1)
+    cuda.atomic.add(bins, x[i], 1)              # the bins were never zeroed
+    cuda.syncthreads()
+    if cuda.threadIdx.x < 4:
+        cuda.atomic.add(hist, cuda.threadIdx.x, bins[cuda.threadIdx.x])
+
+
+def test_reads_of_shared_memory_no_thread_wrote():
+    tile = rng.standard_normal((32, 32)).astype(np.float32)
+    t = trace(transpose_reads_unwritten, 1, (32, 8), tile[:8].copy(), np.zeros((8, 32), np.float32))
+    p = only(t, "uninitialized_read")[0]
+    assert [q.kind for q in t.problems] == ["uninitialized_read"]      # no race: there is a barrier
+    assert p.array == "s" and p.op == "read" and p.index == (0, 8) and p.thread == (8, 0)
+    assert "no thread of the block has written" in p.message and p.count == 8 * 24     # columns 8-31 of rows 0-7
+    assert t.marks[("uninitialized_read", "s")] == {y * 32 + x for y in range(8) for x in range(8, 32)}
+    out = np.zeros_like(tile)
+    assert not trace(transpose_whole_tile, 1, (32, 8), tile, out).problems
+    assert np.array_equal(out, tile.T)
+    # an atomic on shared memory nobody zeroed reads garbage too
+    t = trace(hist_bins_not_zeroed, 2, 8, np.arange(16, dtype=np.int32) % 4, np.zeros(4, np.int32))
+    p = only(t, "uninitialized_read")[0]
+    assert (p.op, p.array, p.block, p.thread, p.index) == ("atomic", "bins", (0,), (0,), (0,))
 
 
 def test_missing_barrier_after_tile_use():

@@ -2,7 +2,9 @@
 
 Every access goes through `Memory.access`, which checks the index, logs the access for the metrics
 and keeps, per element, who last wrote it and who read it, so two threads that touch the same
-element without a barrier (shared memory) or across the launch (global memory) are caught.
+element without a barrier (shared memory) or across the launch (global memory) are caught. It also
+keeps which elements of each block's shared arrays have been written, so a read of shared memory
+that no thread has written (garbage on a GPU, zeros in the tracer) is caught.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def fmt_index(t) -> str:
 class Problem:
     """One finding: what went wrong, where, who did it, and how to fix it."""
     kind: str                 # race | out_of_bounds | negative_index | divergent_barrier | divergent_shuffle
+    #                           | uninitialized_read (shared memory read before any thread wrote it)
     array: str | None
     index: tuple | None       # the index as the kernel wrote it
     block: tuple
@@ -126,6 +129,7 @@ class Memory:
         self._global, self._shared = {}, {}
         self._problems: dict[tuple, Problem] = {}
         self.marks: dict[tuple, set] = {}   # (kind, array) -> flat indices (or index tuples) flagged
+        self._written: dict[int, set] = {}  # shared buffer id -> flat indices written so far in this launch
 
     def add(self, name, space, data, block=None) -> DeviceArray:
         buf = Buffer(len(self.buffers), name, space, data, block)
@@ -138,7 +142,11 @@ class Memory:
 
     @property
     def problems(self) -> list[Problem]:
-        return list(self._problems.values())
+        """Every finding, in the order found, except that reads of unwritten shared memory come last:
+        a missing barrier shows up as both, and the race says more about the fix."""
+        found = list(self._problems.values())
+        return [p for p in found if p.kind != "uninitialized_read"] + \
+            [p for p in found if p.kind == "uninitialized_read"]
 
     def access(self, buf, idx, op, line):
         """Check and log one access; return the NumPy index to use, or None to skip it."""
@@ -167,6 +175,12 @@ class Memory:
         me = self.me
         self.log.append((me[0], me[1], buf.id, flat, op, line))
         self._race(buf, idx, flat, op, line, me)
+        if buf.space == "shared":
+            written = self._written.setdefault(buf.id, set())
+            if op == WRITE:
+                written.add(flat)
+            elif flat not in written:
+                self._uninitialized(buf, idx, flat, op, line)
         return tuple(pos)
 
     def _race(self, buf, idx, flat, op, line, me):
@@ -248,6 +262,17 @@ class Memory:
             msg += "Give each element exactly one writer, or use cuda.atomic."
         self._record("race", buf, line, flat, lambda: Problem(
             "race", buf.name, tuple(int(i) for i in idx), b, t, (ob, ot), OPS[op], line, me[2], msg))
+
+    def _uninitialized(self, buf, idx, flat, op, line):
+        b, t = self.describe(self.me[0], self.me[1])
+        where = f"{buf.name}[{','.join(str(int(i)) for i in idx)}]"
+        msg = (f"thread {fmt_index(t)} of block {fmt_index(b)} {_VERB[op]} {where}, which no thread of the block "
+               f"has written: shared memory is not initialized, so on a GPU this reads whatever an earlier "
+               f"kernel left there (the tracer gives 0). Write every element before reading it: when the block "
+               f"has fewer threads than the array has elements, each thread writes several (a loop), and for "
+               f"sums or atomics zero the array first, then cuda.syncthreads().")
+        self._record("uninitialized_read", buf, line, flat, lambda: Problem(
+            "uninitialized_read", buf.name, tuple(int(i) for i in idx), b, t, None, OPS[op], line, self.me[2], msg))
 
     def divergent_shuffle(self, block, thread, source, line, interval):
         """A lane reads, by a warp shuffle, a lane that is not at the same shuffle (finished, or elsewhere)."""
