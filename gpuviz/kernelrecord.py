@@ -23,6 +23,7 @@ import json
 import linecache
 import os
 import pickle
+import subprocess
 import sys
 import types
 import weakref

@@ -505,7 +505,7 @@ def test_kernel_ptx_shows_local_memory_here_and_under_the_simulator(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import importlib.util, json, re
         from numba import cuda
-        from gpuviz import compilecheck
+        from gpuviz import kernelrecord
         spec = importlib.util.spec_from_file_location("local_kernels", {str(path)!r})
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
