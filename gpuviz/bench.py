@@ -263,20 +263,26 @@ def summary_lines(summary: dict) -> list[str]:
 
 # ---- figures (pure: results dict in, Figure out) -------------------------------------------------------
 
-def plot_ladder(results: dict, title: str | None = None):
-    """Left: GFLOP/s of every kernel and cuBLAS against n. Right: % of cuBLAS at the largest n, as bars."""
+def plot_ladder(results: dict, title: str | None = None, doc: dict | None = None):
+    """Left: GFLOP/s of every kernel and cuBLAS against n. Right: % of cuBLAS at the largest n, as bars.
+    Each line and the bars say where their numbers come from (gpuviz.series): recorded in the
+    reference `doc` when the results were loaded from one, else measured here."""
     from matplotlib.figure import Figure
+
+    from gpuviz import series
 
     rows = results["rows"]
     fig = Figure(figsize=(12, 4.6), layout="constrained")
     ax, bx = fig.subplots(1, 2, width_ratios=[1.1, 1])
     order = list(dict.fromkeys(r["kernel"] for r in rows))
     labels = {r["kernel"]: r["label"] for r in rows}
+    lines, styles = [], []
     for i, k in enumerate(order):
         rs = sorted((r for r in rows if r["kernel"] == k), key=lambda r: r["n"])
-        style = {"color": "k", "lw": 2.4, "marker": "*", "ms": 10} if k == "cublas" else {"marker": "o",
-                                                                                           "color": f"C{i}"}
-        ax.plot([r["n"] for r in rs], [r["gflops"] for r in rs], label=labels[k], **style)
+        lines.append(series.measured_or_recorded(labels[k], [r["n"] for r in rs], [r["gflops"] for r in rs], doc))
+        styles.append({"color": "k", "lw": 2.4, "marker": "*", "ms": 10} if k == "cublas" else
+                      {"marker": "o", "color": f"C{i}"})
+    series.draw_lines(ax, lines, styles=styles)
     ax.set(xscale="log", yscale="log", xlabel="n (n x n float32 matrices)", ylabel="GFLOP/s",
            title="rate against size")
     ax.set_xticks(results["sizes"], [str(s) for s in results["sizes"]])
@@ -285,17 +291,18 @@ def plot_ladder(results: dict, title: str | None = None):
     ax.legend(fontsize=7.5)
     n = max(r["n"] for r in rows)
     at = [r for r in rows if r["n"] == n and r["kernel"] != "cublas"]
-    y = np.arange(len(at))
     pct = [r["pct_cublas"] for r in at]
-    bx.barh(y, pct, color=[f"C{order.index(r['kernel'])}" for r in at])
-    for yy, p in zip(y, pct):
-        bx.text(p, yy, f" {p:.1f} %", va="center", fontsize=9)
+    share = series.measured_or_recorded(f"% of cuBLAS at n = {n}", [r["label"] for r in at], pct, doc)
+    ticks, names = series.draw_bars(bx, [share], fmt="{:.1f} %")
+    for bar, r in zip(bx.patches, at):                 # each kernel keeps its colour from the left panel
+        bar.set_facecolor(f"C{order.index(r['kernel'])}")
     bx.axvline(100, color="k", lw=1.5)
     bx.text(100, len(at) - 0.4, " cuBLAS", fontsize=8, va="center")
-    bx.set_yticks(y, [r["label"] for r in at], fontsize=8)
+    bx.set_yticks(ticks, names, fontsize=8)
     bx.invert_yaxis()
     bx.set(xlabel="% of cuBLAS FP32 (higher is better)", xlim=(0, max(110, max(pct) * 1.2)),
            title=f"the ladder at n = {n}")
+    bx.legend(fontsize=7.5, loc="upper right").legend_handles[0].set_facecolor("0.7")   # the origin, not a kernel
     fig.suptitle(title or "Matrix multiply ladder, float32", fontsize=11)
     return fig
 

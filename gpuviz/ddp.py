@@ -336,34 +336,43 @@ def _plain_ticks(ax):
     ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
-def plot_scaling(result: dict, label: str | None = None):
+def plot_scaling(result: dict, label: str | None = None, doc: dict | None = None):
     """Left: seconds per step against the batch size per process, for one process alone, N processes
-    computing without communicating, and N processes with DDP; the gap between the last two is the
-    communication. Right: scaling efficiency t_alone / t_ddp. Returns a Figure."""
+    computing without communicating, and N processes with DDP; the shaded gap between the last two is
+    the communication. Right: scaling efficiency t_alone / t_ddp. Every line says where its numbers
+    come from (gpuviz.series): recorded in the reference `doc` when `result` was loaded from one, else
+    measured here. Returns a Figure."""
     from matplotlib.figure import Figure
+
+    from gpuviz import series
 
     rows = summarize_scaling(result)
     b = [r["batch_per_process"] for r in rows]
-    fig = Figure(figsize=(9.5, 3.6), layout="constrained")
+    fig = Figure(figsize=(9.5, 3.8), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     p = result["world_size"]
-    ax.plot(b, [1e3 * r["alone_s"] for r in rows], "o-", color="C0", label="1 process alone")
-    ax.plot(b, [1e3 * r["no_sync_s"] for r in rows], "s--", color="C2", label=f"{p} processes, no communication")
-    ax.plot(b, [1e3 * r["ddp_s"] for r in rows], "^-", color="C3", label=f"{p} processes, DDP (all-reduce)")
-    ax.fill_between(b, [1e3 * r["no_sync_s"] for r in rows], [1e3 * r["ddp_s"] for r in rows], color="C3",
-                    alpha=0.15, label="communication")
+    ms = {k: [1e3 * r[k] for r in rows] for k in ("alone_s", "no_sync_s", "ddp_s")}
+    series.draw_lines(ax, [series.measured_or_recorded("1 process alone", b, ms["alone_s"], doc),
+                           series.measured_or_recorded(f"{p} processes, no communication", b, ms["no_sync_s"], doc),
+                           series.measured_or_recorded(f"{p} processes, DDP (all-reduce)", b, ms["ddp_s"], doc)],
+                      styles=[dict(marker="o", ls="-", color="C0"), dict(marker="s", ls="--", color="C2"),
+                              dict(marker="^", ls="-", color="C3")])
+    ax.fill_between(b, ms["no_sync_s"], ms["ddp_s"], color="C3", alpha=0.15)     # the communication
+    ax.annotate("shaded: communication", (0.02, 0.02), xycoords="axes fraction", fontsize=7.5, color="C3")
     ax.set(xscale="log", yscale="log", xlabel="batch size per process", ylabel="ms per training step")
     _plain_ticks(ax)
     ax.set_xticks(b, [str(v) for v in b])
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax2.plot(b, [100 * r["efficiency"] for r in rows], "o-", color="C3", label="DDP efficiency")
-    ax2.axhline(100, color="0.5", ls=":", label="ideal: N× the work in the same time")
+    ax.legend(fontsize=7.5)
+    series.draw_lines(ax2, [series.measured_or_recorded("DDP efficiency", b, [100 * r["efficiency"] for r in rows],
+                                                        doc)], styles=[dict(color="C3")])
+    ax2.axhline(100, color="0.5", ls=":")
+    ax2.annotate("ideal: N× the work in the same time", (b[0], 100), fontsize=7.5, color="0.4", va="bottom")
     ax2.set(xscale="log", xlabel="batch size per process", ylabel="scaling efficiency (%)",
-            ylim=(0, max(110, 10 + max(100 * r["efficiency"] for r in rows))))
+            ylim=(0, max(115, 10 + max(100 * r["efficiency"] for r in rows))))
     ax2.set_xticks(b, [str(v) for v in b])
     ax2.grid(alpha=0.3)
-    ax2.legend(fontsize=8, loc="lower right")
+    ax2.legend(fontsize=7.5, loc="lower right")
     fig.suptitle(textwrap.fill(label or f"{p} processes, backend {result['backend']}", 120), fontsize=9)
     return fig
 
@@ -381,25 +390,31 @@ def fit_latency_bandwidth(nbytes, seconds) -> tuple[float, float]:
     return latency, float(1.0 / slope) if slope > 0 else float("inf")
 
 
-def plot_allreduce(result: dict, grad_bytes: int | None = None, label: str | None = None):
-    """All-reduce time against message size (log-log), with the fit latency + bytes/bandwidth, and a
-    mark at the size of a model's gradients. Returns a Figure."""
+def plot_allreduce(result: dict, grad_bytes: int | None = None, label: str | None = None,
+                   doc: dict | None = None):
+    """All-reduce time against message size (log-log), with the fit latency + bytes/bandwidth (written
+    on the figure) and a mark at the size of a model's gradients. The points say where they come from
+    (gpuviz.series): recorded in the reference `doc` when given, else measured here. Returns a Figure."""
     from matplotlib.figure import Figure
+
+    from gpuviz import series
 
     n, t = np.asarray(result["bytes"], float), np.asarray(result["seconds"], float)
     lat, bw = fit_latency_bandwidth(n, t)
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(n, 1e3 * t, "o", color="C0", label="measured (best of several)")
+    series.draw_lines(ax, [series.measured_or_recorded("all-reduce, best of several", n, 1e3 * t, doc)],
+                      styles=[dict(ls="", color="C0")])
     grid = np.logspace(np.log10(n.min()), np.log10(n.max()), 100)
-    ax.plot(grid, 1e3 * (lat + grid / bw), "-", color="C1",
-            label=f"fit: {1e6 * lat:.0f} µs + bytes / ({bw / 1e9:.2g} GB/s)")
+    ax.plot(grid, 1e3 * (lat + grid / bw), "-", color="C1")           # the fit: a model of these points
+    ax.annotate(f"fit: {1e6 * lat:.0f} µs + bytes / ({bw / 1e9:.2g} GB/s)", (0.02, 0.95), xycoords="axes fraction",
+                fontsize=8, color="C1", va="top")
     if grad_bytes:
-        ax.axvline(grad_bytes, color="C3", ls=":", label=f"this model's gradients ({grad_bytes / 2**20:.1f} MiB)")
+        series.draw_marks(ax, {f"this model's gradients ({grad_bytes / 2**20:.1f} MiB)": grad_bytes})
     ax.set(xscale="log", yscale="log", xlabel="bytes all-reduced per process", ylabel="ms per all-reduce")
     _plain_ticks(ax)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False)
     ax.set_title(textwrap.fill(label or f"all-reduce, backend {result['backend']}", 70), fontsize=9)
     return fig
 

@@ -156,7 +156,9 @@ def plot_rooflines(workloads, specs: dict, precision: str = "fp32", title: str |
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 5.4), layout="constrained")
+    from gpuviz import series
+
+    fig = Figure(figsize=(11, 5.4 + 0.16 * ((len(specs) + 1) // 2)), layout="constrained")
     ax = fig.add_subplot()
     ints = [w.intensity for w in workloads]
     rows = [(k, s, s.rate(precision)) for k, s in specs.items()]
@@ -168,9 +170,9 @@ def plot_rooflines(workloads, specs: dict, precision: str = "fp32", title: str |
     cmap = colormaps["tab20"]
     for i, (key, s, peak) in enumerate(rows):
         c = cmap(i % 20)
-        ax.plot(xs, np.minimum(xs * s.bandwidth_gbs, peak) / 1e3, color=c, lw=1.8,
-                ls="--" if s.vendor != "NVIDIA" else "-", label=f"{key}: {peak / 1e3:,.3g} TFLOP/s, "
-                f"{s.bandwidth_gbs:,.0f} GB/s, ridge {peak / s.bandwidth_gbs:.0f}")
+        name = f"{key}, {peak / 1e3:,.3g} TFLOP/s, {s.bandwidth_gbs:,.0f} GB/s, ridge {peak / s.bandwidth_gbs:.0f}"
+        roof = series.Series(name, tuple(xs), tuple(np.minimum(xs * s.bandwidth_gbs, peak) / 1e3), "predicted", s.name)
+        series.draw_lines(ax, [roof], styles=[dict(color=c, lw=1.8, ls="--" if s.vendor != "NVIDIA" else "-")])
         ax.plot(peak / s.bandwidth_gbs, peak / 1e3, "o", color=c, ms=5)
     ymin = min(lo * s.bandwidth_gbs for _, s, _ in rows) / 1e3
     ymax = max(p for *_, p in rows) / 1e3 * 3
@@ -181,8 +183,8 @@ def plot_rooflines(workloads, specs: dict, precision: str = "fp32", title: str |
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(ymin, ymax),
            xlabel="arithmetic intensity (FLOP per byte)", ylabel=f"attainable TFLOP/s ({precision.upper()})")
     ax.grid(alpha=0.3, which="major")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9,
-              title="datasheet, dense; dot: ridge", title_fontsize=7)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7, frameon=False,
+               title="dense rates; dot: ridge", title_fontsize=7)
     ax.set_title(title or f"Rooflines of the spec table, {precision.upper()}, with the course's workloads",
                  fontsize=10)
     return fig

@@ -5,7 +5,9 @@
     predict.transfer_seconds(64 * 2**20, "T4") # at best 4.3 ms over PCIe 3.0 x16
 
 A prediction is a bound built from two datasheet numbers, peak FLOP/s and memory bandwidth
-(gpuviz.roofline.SPECS): time >= max(FLOPs / peak, bytes / bandwidth). Real kernels take longer;
+(gpuviz.roofline.SPECS): time >= max(FLOPs / peak, bytes / bandwidth), plus a fixed cost per
+launched operation where a prediction is asked for one (`overhead_s`, default `LAUNCH_OVERHEAD_S`
+where it matters: small problems). Real kernels take longer;
 how much longer is the lesson a measurement teaches. Draw predictions with
 `series.predicted(...)`, never as measurements. Used in notebooks 00, 02, 04, 05, 08, 09, 11.
 """
@@ -18,6 +20,15 @@ from gpuviz.roofline import SPECS, attainable, matmul_bytes, matmul_flops
 # Host link per direction, from the PCIe generation each datasheet gives (x16 lanes):
 # lanes x transfer rate x 128/130 (encoding) / 8 bits. Gen3 8, Gen4 16, Gen5 32 GT/s.
 _PCIE_GBS = {3: 16 * 8 * 128 / 130 / 8, 4: 16 * 16 * 128 / 130 / 8, 5: 16 * 32 * 128 / 130 / 8}
+# What one GPU operation costs before any work, when the host launches it and waits for it (a kernel
+# launch, or a copy, followed by a synchronize): the time a tiny problem takes however fast the GPU.
+# No datasheet gives it. 10 µs is an ASSUMPTION, of the order of published measurements: an empty
+# numba-cuda kernel took 6.6 µs to launch with no arguments and 14.1 µs with two array arguments
+# (G. Markall, NVIDIA/numba-cuda pull request #288, June 2025, host side only, no synchronize), and a
+# CUDA C launch costs about 3 µs (NVIDIA developer forums). On a GPU, use what this machine measures
+# instead: `gv.timing.launch_overhead()["torch"].median` (or ["numba"]); see `launch_overhead_s`.
+LAUNCH_OVERHEAD_S = 10e-6
+
 PCIE_GEN = {"T4": 3, "L4": 4, "A10": 4, "V100 SXM2": 3, "A100 40GB": 4, "A100 80GB": 4, "H100 SXM": 5,
             "H100 PCIe": 5, "H200": 5, "RTX 3090": 4, "RTX 4090": 4, "MI100": 4}
 
@@ -59,9 +70,20 @@ def pcie_gbs(gpu: str) -> float:
     return _PCIE_GBS[PCIE_GEN[gpu]]
 
 
-def transfer_seconds(nbytes, gpu: str):
-    """Predicted host-to-device (or back) copy time over the GPU's PCIe link, at best."""
-    return np.asarray(nbytes) / (pcie_gbs(gpu) * 1e9)
+def transfer_seconds(nbytes, gpu: str, overhead_s: float = 0.0):
+    """Predicted host-to-device (or back) copy time over the GPU's PCIe link, at best, plus a fixed
+    `overhead_s` per copy (a launch and synchronize, `LAUNCH_OVERHEAD_S`, say)."""
+    return overhead_s + np.asarray(nbytes) / (pcie_gbs(gpu) * 1e9)
+
+
+def launch_overhead_s(measured=None) -> tuple[float, str]:
+    """The fixed cost per GPU operation to add to a prediction, and where it comes from: a measured
+    one (a gpuviz.timing.Timing, e.g. `gv.timing.launch_overhead()["torch"]` on a GPU) when it is
+    meaningful, else the assumption `LAUNCH_OVERHEAD_S`. Returns (seconds, "measured here" or
+    "assumed")."""
+    if measured is not None and getattr(measured, "meaningful", False):
+        return float(measured.median), "measured here"
+    return LAUNCH_OVERHEAD_S, "assumed"
 
 
 def energy_joules(seconds_, gpu: str):

@@ -141,16 +141,23 @@ class Point:
 
 def plot_roofline(points=(), *, peak_gflops: float, bandwidth_gbs: float, name: str = "",
                   extra_roofs: dict | None = None, marks: dict | None = None, title: str | None = None,
-                  xlim=None, ylim=None):
+                  xlim=None, ylim=None, datasheet: "str | Spec | None" = None, doc: dict | None = None):
     """A roofline (log-log): the memory slope, the FP32 compute roof, optional extra roofs
     ({label: GFLOP/s}, e.g. TF32 Tensor Cores), and kernels as points with their % of the roof.
     marks: {label: intensity} drawn as thin vertical lines (where a kernel sits, before it is measured).
+
+    Every legend entry says where its numbers come from (gpuviz.series): the roof is predicted from
+    `datasheet` (a SPECS key or a Spec) when given, else measured here; the points are recorded in the
+    reference `doc` when given, else measured here.
 
     points: Point objects or (label, intensity, gflops) tuples. Returns a matplotlib Figure.
     """
     import numpy as np
     from matplotlib.figure import Figure
 
+    from gpuviz import series
+
+    spec = SPECS[datasheet] if isinstance(datasheet, str) else datasheet
     pts = [p if isinstance(p, Point) else Point(*p) for p in points]
     fig = Figure(figsize=(8.2, 5.0), layout="constrained")
     ax = fig.add_subplot()
@@ -160,8 +167,11 @@ def plot_roofline(points=(), *, peak_gflops: float, bandwidth_gbs: float, name: 
     hi_i = max([ridge(top, bandwidth_gbs) * 4, 100] + [p.intensity * 3 for p in pts]
                + [x * 3 for x in (marks or {}).values()])
     xs = np.logspace(math.log10(lo_i), math.log10(hi_i), 300)
-    ax.plot(xs, np.minimum(xs * bandwidth_gbs, peak_gflops), color="k", lw=2.2,
-            label=f"roofline: {bandwidth_gbs:,.0f} GB/s, {peak_gflops / 1e3:,.1f} TFLOP/s FP32")
+    roof_name = f"roofline, {bandwidth_gbs:,.0f} GB/s and {peak_gflops / 1e3:,.1f} TFLOP/s FP32"
+    ys = np.minimum(xs * bandwidth_gbs, peak_gflops)
+    roof = (series.Series(roof_name, tuple(xs), tuple(ys), "predicted", spec.name) if spec is not None
+            else series.measured(roof_name, xs, ys))
+    series.draw_lines(ax, [roof], styles=[dict(color="k", lw=2.2, ls="-", marker="")])
     for i, (label, g) in enumerate(r for r in roofs.items() if r[0] != "FP32"):
         ax.plot(xs, np.minimum(xs * bandwidth_gbs, g), color="0.45", lw=1.2, ls="--")
         ax.text(hi_i, g, f"{label} {g / 1e3:,.0f} TFLOP/s ", ha="right", va="bottom", fontsize=8, color="0.35")
@@ -176,10 +186,11 @@ def plot_roofline(points=(), *, peak_gflops: float, bandwidth_gbs: float, name: 
                 f"{attainable(x, peak_gflops, bandwidth_gbs):,.0f} GFLOP/s", fontsize=8, color=f"C{j + len(pts)}")
     markers = {"measured": "o", "reference": "s", "library": "*"}
     for i, p in enumerate(pts):
-        roof = attainable(p.intensity, peak_gflops, bandwidth_gbs)
-        ax.plot(p.intensity, p.gflops, markers.get(p.kind, "o"), ms=12 if p.kind == "library" else 8,
-                color=f"C{i % 10}", mec="k", mew=0.6,
-                label=f"{p.label}: {p.gflops:,.0f} GFLOP/s at {p.intensity:.3g} FLOP/B ({p.gflops / roof:.0%} of roof)")
+        share = p.gflops / attainable(p.intensity, peak_gflops, bandwidth_gbs)
+        s = series.measured_or_recorded(f"{p.label}, {p.gflops:,.0f} GFLOP/s at {p.intensity:.3g} FLOP/B "
+                                        f"({share:.0%} of roof)", [p.intensity], [p.gflops], doc)
+        series.draw_lines(ax, [s], styles=[dict(marker=markers.get(p.kind, "o"), ls="", mec="k", mew=0.6,
+                                                ms=12 if p.kind == "library" else 8, color=f"C{i % 10}")])
     ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte of global memory traffic)",
            ylabel="GFLOP/s")
     ax.set_xlim(xlim or (lo_i, hi_i))
@@ -191,27 +202,34 @@ def plot_roofline(points=(), *, peak_gflops: float, bandwidth_gbs: float, name: 
     return fig
 
 
-def plot_peaks(rows: list[tuple[str, float, float, str]], title: str = ""):
-    """Two panels of bars: FP32 rate (TFLOP/s) and memory bandwidth (GB/s), log scale.
+def plot_peaks(devices, title: str = ""):
+    """Two panels of bars: FP32 rate (TFLOP/s) and memory bandwidth (GB/s), log scale, one bar per
+    device in each, labelled with where its numbers come from.
 
-    rows: (label, tflops, gbs, kind) with kind "measured" or "datasheet".
+    devices: gpuviz.series.Series with two values each, (FP32 TFLOP/s, GB/s): `series.measured(...)`
+    for this machine, `series.predicted(...)` for a datasheet's peaks, `series.recorded(...)` for a
+    reference. Returns a matplotlib Figure.
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8.0, max(3.4, 0.9 + 0.32 * len(rows))), layout="constrained")
+    from gpuviz import series
+
+    devices = list(devices)
+    for d in devices:
+        if len(d.y) != 2:
+            raise ValueError(f"{d.name!r}: plot_peaks needs two values, FP32 TFLOP/s and GB/s, not {len(d.y)}")
+    fig = Figure(figsize=(8.0, max(3.4, 1.5 + 0.5 * len(devices))), layout="constrained")
     axes = fig.subplots(1, 2)
-    labels = [r[0] for r in rows]
-    colors = ["C1" if r[3] == "measured" else "C0" for r in rows]
-    for ax, col, unit in ((axes[0], 1, "FP32 TFLOP/s"), (axes[1], 2, "memory bandwidth (GB/s)")):
-        vals = [r[col] for r in rows]
-        ax.barh(labels, vals, color=colors)
-        for y, v in enumerate(vals):
-            ax.text(v, y, f" {v:,.0f}" if v >= 100 else f" {v:.3g}", va="center", fontsize=8)
+    for ax, col, unit in ((axes[0], 0, "FP32 TFLOP/s"), (axes[1], 1, "memory bandwidth (GB/s)")):
+        bars = [series.Series(d.name, (d.name,), (d.y[col],), d.kind, d.origin) for d in devices]
+        ticks, names = series.draw_bars(ax, bars, fmt=lambda v: f"{v:,.0f}" if v >= 100 else f"{v:.3g}")
+        ax.set_yticks(ticks, names, fontsize=8)
         ax.set(xscale="log", xlabel=unit)
         ax.invert_yaxis()
-        ax.margins(x=0.25)
+        ax.margins(x=0.3)
     axes[1].set_yticks([])
-    fig.suptitle(title or "orange: measured here, blue: datasheet")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False)
+    fig.suptitle(title or "FP32 rate and memory bandwidth", fontsize=11)
     return fig
 
 

@@ -15,6 +15,8 @@ Four kinds, worded the same in every notebook:
 A series holds one kind only: a learner's measurement, a recorded reference, a prediction and a
 published figure are never merged. Each kind has its own style (solid dots, squares, dashed lines,
 stars; hatched bars for predictions), so the kind reads from the figure as well as from the legend.
+Figures of several panels (gpuviz.bench, ddp, roofline, hardware) draw their series onto their own
+axes with `draw_lines` / `draw_bars`; tests/test_labelled_figures.py checks every figure of gpuviz.
 Used in notebooks 00 to 12.
 """
 from __future__ import annotations
@@ -93,6 +95,11 @@ def published(name: str, x, y, doc: dict) -> Series:
     return Series(name, tuple(x), tuple(y), "published", f"{doc['source']} ({doc['device']}, {doc['date']})")
 
 
+def measured_or_recorded(name: str, x, y, doc: dict | None = None) -> Series:
+    """Measured here, or recorded if `doc` is the reference (`gv.reference.load(...)`) the numbers came from."""
+    return recorded(name, x, y, doc) if doc else measured(name, x, y)
+
+
 def from_timings(timings, metric: str = "median", name: str | None = None, doc: dict | None = None,
                  x=None) -> Series:
     """Timings (gv.timing.Timing, one label) as a series: measured here, or recorded if `doc` is the
@@ -102,7 +109,7 @@ def from_timings(timings, metric: str = "median", name: str | None = None, doc: 
     y = [getattr(t, metric) for t in ts]
     x = [t.size for t in ts] if x is None else list(x)
     name = name or (ts[0].label if ts else "")
-    return recorded(name, x, y, doc) if doc else measured(name, x, y)
+    return measured_or_recorded(name, x, y, doc)
 
 
 # ---- figures -------------------------------------------------------------------------------------
@@ -117,18 +124,14 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", logx: bool 
                marks: dict | None = None, colors=None):
     """Each series a line in the style of its kind, labelled with its origin. marks: {text: x} drawn
     as thin vertical lines (a predicted crossover, say). colors: one per series (default: C0, C1, ...).
-    With many series the legend goes below the axes. Returns a matplotlib Figure."""
+    With many series, or with marks (whose text a legend would hide), the legend goes below the axes.
+    Returns a matplotlib Figure."""
     series = list(series)
-    below = len(series) > 7
+    below = len(series) > 7 or bool(marks)
     fig = _figure((7.6, 4.6 + (0.19 * len(series) if below else 0)))
     ax = fig.add_subplot()
-    for i, s in enumerate(series):
-        style = _LINE_STYLE[s.kind] | (_POINT if len(s.x) == 1 and s.kind == "predicted" else {})
-        ax.plot(s.x, s.y, color=colors[i] if colors else f"C{i % 10}", label=s.label, **style)
-    for text, x in (marks or {}).items():
-        ax.axvline(x, color="0.4", lw=1, ls="-.")
-        ax.annotate(text, (x, 0.97), xycoords=("data", "axes fraction"), fontsize=8, color="0.3",
-                    ha="left", va="top", xytext=(3, 0), textcoords="offset points")
+    draw_lines(ax, series, colors=colors)
+    draw_marks(ax, marks)
     ax.set(xscale="log" if logx else "linear", yscale="log" if logy else "linear", xlabel=xlabel, ylabel=ylabel)
     ax.grid(True, which="major", alpha=0.3)
     if below:
@@ -137,6 +140,44 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", logx: bool 
         ax.legend(fontsize=8)
     ax.set_title(title, fontsize=11)
     return fig
+
+
+def draw_lines(ax, series, *, colors=None, styles=None):
+    """Draw each series on the axes `ax` of a figure of your own (several panels, say) in the style of
+    its kind, labelled with its origin, so that its legend passes `unlabelled`. colors: one per series
+    (default C0, C1, ...); styles: one dict per series (or None) that overrides the kind's style."""
+    for i, s in enumerate(series):
+        style = _LINE_STYLE[s.kind] | (_POINT if len(s.x) == 1 and s.kind == "predicted" else {})
+        style |= (styles[i] if styles else None) or {}
+        ax.plot(s.x, s.y, **({"color": colors[i] if colors else f"C{i % 10}"} | style), label=s.label)
+
+
+def draw_marks(ax, marks: dict | None):
+    """{text: x} as thin vertical lines with their text, outside the legend: a crossover, a model's
+    gradient size. Marks say where, not what was measured, so they carry no series label."""
+    for text, x in (marks or {}).items():
+        ax.axvline(x, color="0.4", lw=1, ls="-.")
+        ax.annotate(text, (x, 0.97), xycoords=("data", "axes fraction"), fontsize=8, color="0.3",
+                    ha="left", va="top", xytext=(3, 0), textcoords="offset points")
+
+
+def draw_bars(ax, series, *, fmt="{:.3g}", colors=None):
+    """Horizontal bars on the axes `ax`, one group per series (its categories are `x`), each bar
+    annotated with its value (fmt: a format string or a function) and each series labelled with its
+    origin. Returns the y positions and the category names, for the tick labels."""
+    import numpy as np
+
+    y0, ticks, names = 0, [], []
+    for i, s in enumerate(series):
+        ys = y0 + np.arange(len(s.x))
+        ax.barh(ys, s.y, color=colors[i] if colors else f"C{i % 10}", edgecolor="k", lw=0.5, label=s.label,
+                **_BAR_STYLE[s.kind])
+        for y, v in zip(ys, s.y):
+            ax.text(v, y, " " + (fmt(v) if callable(fmt) else fmt.format(v)), va="center", fontsize=8)
+        ticks += list(ys)
+        names += [str(c) for c in s.x]
+        y0 += len(s.x) + 0.6
+    return ticks, names
 
 
 def _legend_below(fig, ax, n_entries: int):
@@ -148,20 +189,10 @@ def _legend_below(fig, ax, n_entries: int):
 def plot_bars(series, *, xlabel: str, title: str = "", log: bool = False, fmt: str = "{:.3g}"):
     """Horizontal bars, one group per series (its categories are `x`), each bar annotated with its
     value, each series labelled with its origin. Returns a matplotlib Figure."""
-    import numpy as np
-
     n = sum(len(s.x) for s in series)
     fig = _figure((7.6, max(2.6, 1.2 + 0.34 * n) + 0.2 * len(series)))
     ax = fig.add_subplot()
-    y0, ticks, names = 0, [], []
-    for i, s in enumerate(series):
-        ys = y0 + np.arange(len(s.x))
-        ax.barh(ys, s.y, color=f"C{i % 10}", edgecolor="k", lw=0.5, label=s.label, **_BAR_STYLE[s.kind])
-        for y, v in zip(ys, s.y):
-            ax.text(v, y, " " + fmt.format(v), va="center", fontsize=8)
-        ticks += list(ys)
-        names += [str(c) for c in s.x]
-        y0 += len(s.x) + 0.6
+    ticks, names = draw_bars(ax, series, fmt=fmt)
     ax.set_yticks(ticks, names, fontsize=8)
     ax.invert_yaxis()
     ax.set(xscale="log" if log else "linear", xlabel=xlabel)

@@ -209,14 +209,23 @@ def _series(timings):
     return {k: sorted(v, key=lambda t: t.size) for k, v in groups.items()}
 
 
+def _label(name: str, doc: dict | None) -> str:
+    """The legend entry of a line of timings: measured here, or recorded in the reference `doc`
+    (gpuviz.series), so that every figure says where its numbers come from."""
+    from gpuviz import series
+
+    return series.measured_or_recorded(name, (), (), doc).label
+
+
 _METRICS = {"time": ("median", "time per call (s)"), "gflops": ("gflops", "GFLOP/s"), "gbps": ("gbps", "GB/s")}
 
 
 def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", title: str | None = None,
-                 floor: Timing | None = None):
+                 floor: Timing | None = None, doc: dict | None = None):
     """Time (or GFLOP/s, GB/s) against problem size on log-log axes, one line per label. `floor`, a
     Timing such as `launch_overhead()["numba"]`, is drawn as a dashed line on a time plot: points near
-    it measure launches, not work."""
+    it measure launches, not work. Lines are labelled measured here, or recorded in the reference
+    `doc` the timings were loaded from."""
     attr, ylabel = _METRICS[metric]
     fig = _figure()
     ax = fig.add_subplot()
@@ -226,13 +235,14 @@ def plot_scaling(timings, metric: str = "time", xlabel: str = "problem size", ti
         meaningful = all(t.meaningful for t in ts)
         if metric == "time":
             err = np.array([[t.median - t.spread[0], t.spread[1] - t.median] for t in ts]).T
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label if meaningful else
-                        f"{label} (simulator: not meaningful)", color=None if meaningful else "0.6",
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=_label(label if meaningful else
+                        f"{label} (simulator: not meaningful)", doc), color=None if meaningful else "0.6",
                         linestyle="-" if meaningful else ":")
         else:
-            ax.plot(x, y, marker="o", label=label, color=None if meaningful else "0.6")
+            ax.plot(x, y, marker="o", label=_label(label, doc), color=None if meaningful else "0.6")
     if floor is not None and metric == "time" and floor.meaningful:
-        ax.axhline(floor.median, color="k", lw=1, ls="--", label=f"{floor.label}: {fmt_seconds(floor.median)}")
+        ax.axhline(floor.median, color="k", lw=1, ls="--",
+                   label=_label(f"{floor.label}, {fmt_seconds(floor.median)}", doc))
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -247,8 +257,10 @@ def speedups(baseline, timings) -> list[tuple[float, float]]:
     return [(t.size, base[t.size] / t.median) for t in sorted(timings, key=lambda t: t.size) if t.size in base]
 
 
-def plot_speedup(baseline, timings, xlabel: str = "problem size", title: str | None = None):
-    """Speedup of each series in `timings` over `baseline` (both lists of Timing) against size."""
+def plot_speedup(baseline, timings, xlabel: str = "problem size", title: str | None = None,
+                 doc: dict | None = None):
+    """Speedup of each series in `timings` over `baseline` (both lists of Timing) against size,
+    labelled measured here, or recorded in the reference `doc`."""
     fig = _figure()
     ax = fig.add_subplot()
     if not all(t.meaningful for t in (*baseline, *timings)):
@@ -258,7 +270,8 @@ def plot_speedup(baseline, timings, xlabel: str = "problem size", title: str | N
         return fig
     for label, ts in _series(timings).items():
         pts = speedups(baseline, ts)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{label} vs {baseline[0].label}")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                label=_label(f"{label} vs {baseline[0].label}", doc))
     ax.axhline(1.0, color="k", lw=1, ls="--")
     ax.annotate("faster than baseline above this line", (0.01, 1.0), xycoords=("axes fraction", "data"),
                 va="bottom", fontsize=8)
@@ -286,11 +299,12 @@ def plot_bars(timings, title: str | None = None):
     return fig
 
 
-def plot_breakdown(stages: dict, baseline=None, title: str | None = None):
+def plot_breakdown(stages: dict, baseline=None, title: str | None = None, doc: dict | None = None):
     """Stacked bars per problem size: one segment per stage (e.g. copy in, compute, copy out).
 
     `stages` maps a stage name to a list of Timing (one per size); `baseline`, a list of Timing
-    drawn as a separate bar beside each stack (e.g. the CPU doing the whole job).
+    drawn as a separate bar beside each stack (e.g. the CPU doing the whole job). Both are labelled
+    measured here, or recorded in the reference `doc`.
     """
     fig = _figure(figsize=(7.0, 4.2))
     ax = fig.add_subplot()
@@ -301,12 +315,12 @@ def plot_breakdown(stages: dict, baseline=None, title: str | None = None):
     for name, ts in stages.items():
         by_size = {t.size: t.median for t in ts}
         h = np.array([by_size.get(s, 0.0) for s in sizes])
-        ax.bar(x - (width / 2 if baseline else 0), h, width, bottom=bottom, label=name)
+        ax.bar(x - (width / 2 if baseline else 0), h, width, bottom=bottom, label=_label(name, doc))
         bottom += h
     if baseline:
         by_size = {t.size: t.median for t in baseline}
         ax.bar(x + width / 2, [by_size.get(s, np.nan) for s in sizes], width, color="0.55",
-               label=baseline[0].label)
+               label=_label(baseline[0].label, doc))
     ax.set_xticks(x, [str(s) for s in sizes])
     ax.set(yscale="log", xlabel="problem size", ylabel="time (s)", title=title or "")
     ax.legend(fontsize=8)

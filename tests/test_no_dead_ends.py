@@ -200,6 +200,34 @@ def test_transfer_and_energy_predictions():
     assert set(predict.PCIE_GEN) == set(predict.SPECS)
 
 
+def test_launch_overhead_in_predictions():
+    from gpuviz.timing import Timing
+
+    assert 1e-6 <= predict.LAUNCH_OVERHEAD_S <= 50e-6            # a few microseconds, not a datasheet figure
+    o = predict.LAUNCH_OVERHEAD_S
+    assert predict.transfer_seconds(15.75e9, "T4", overhead_s=o) == pytest.approx(1.0 + o, rel=1e-3)
+    assert predict.matmul_seconds(16, "T4", overhead_s=o) == pytest.approx(o + 12 * 16**2 / 320e9)
+    # without a GPU (or with a simulator's timing) the assumption, with one the measurement
+    assert predict.launch_overhead_s() == (o, "assumed")
+    assert predict.launch_overhead_s(Timing("empty", [1e-3], "numba", meaningful=False)) == (o, "assumed")
+    assert predict.launch_overhead_s(Timing("one-element torch op (cuda)", [6e-6, 7e-6, 8e-6], "torch")) == \
+        (pytest.approx(7e-6), "measured here")
+
+
+def test_a_small_gpu_job_is_predicted_to_lose_to_the_cpu():
+    """Notebook 00's prediction at n = 64 (two copies in, a multiply, a copy out, float32) against a CPU
+    at 100 GFLOP/s: without launches the T4 would win; with a launch cost per operation it loses."""
+    n, cpu_s = 64, 2 * 64**3 / 100e9
+
+    def t4(per_op):
+        return float(predict.transfer_seconds(8 * n**2, "T4", 2 * per_op)
+                     + predict.matmul_seconds(n, "T4", overhead_s=per_op) + predict.transfer_seconds(4 * n**2, "T4", per_op))
+
+    assert t4(0.0) < cpu_s < t4(predict.LAUNCH_OVERHEAD_S)
+    src = "".join(src for _, src in cells("course/solutions/00_why_gpus.ipynb", "code"))
+    assert "predict.launch_overhead_s(timing.launch_overhead()" in src and "overhead_s=per_op" in src
+
+
 def test_traced_intensity_counts_sectors_moved():
     from gpuviz import matmul_kernels as mk
     from gpuviz.tracer.scheduler import trace

@@ -33,7 +33,11 @@ def test_notebook_00_fields_still_there():
     for key in rl.COURSE_GPUS:
         s = rl.SPECS[key]
         assert s.name and s.fp32_tflops and s.bandwidth_gbs
-    assert rl.plot_peaks([("x", 1.0, 100.0, "measured"), ("y", 8.1, 320.0, "datasheet")]) is not None
+    from gpuviz import series
+
+    fig = rl.plot_peaks([series.measured("x", ["FP32 TFLOP/s", "GB/s"], [1.0, 100.0]),
+                         series.predicted("T4 peak", ["FP32 TFLOP/s", "GB/s"], [8.1, 320.0], gpu="T4")])
+    assert fig.axes[1].patches[1].get_width() == 320.0 and series.unlabelled(fig) == []
 
 
 def test_math():

@@ -103,17 +103,17 @@ def test_simulator_timings_are_never_drawn_as_speedups():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("not meaningful" in t for t in texts) and not fig.axes[0].lines
     labels = [t.get_text() for t in timing.plot_scaling(sim).axes[0].get_legend().get_texts()]
-    assert labels == ["kernel (simulator: not meaningful)"]
+    assert labels == ["kernel (simulator: not meaningful): measured here"]
 
 
 def test_launch_floor_is_drawn_only_when_measured():
     gpu = _series("kernel", [64, 128], 1e-5)
     floor = Timing("empty Numba kernel launch", [8e-6], "numba")
     labels = [t.get_text() for t in timing.plot_scaling(gpu, floor=floor).axes[0].get_legend().get_texts()]
-    assert sorted(labels) == ["empty Numba kernel launch: 8 µs", "kernel"]
+    assert sorted(labels) == ["empty Numba kernel launch, 8 µs: measured here", "kernel: measured here"]
     sim_floor = Timing("empty Numba kernel launch", [1e-3], "numba", meaningful=False)
     labels = [t.get_text() for t in timing.plot_scaling(gpu, floor=sim_floor).axes[0].get_legend().get_texts()]
-    assert labels == ["kernel"]
+    assert labels == ["kernel: measured here"]
 
 
 def test_launch_overhead_in_the_simulator():
