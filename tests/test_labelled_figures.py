@@ -115,7 +115,7 @@ NOT_ORIGINS = {
     "training.plot_curves": "loss and accuracy of the run in this notebook, against a target",
     "memory.plot_timeline": "memory by kind in this run, a breakdown",
     "memory.plot_estimate": "an estimate's parts beside the measured peak, a breakdown",
-    "memory_widget.plot_fit": "an estimate's parts, a breakdown",
+    "memory.plot_fit": "an estimate's parts against GPU capacities, a breakdown",
     "hardware.plot_compare": "roofline bound and an assumed overhead per GPU: a breakdown of one "
                              "prediction across GPUs, titled as a lower bound",
 }
