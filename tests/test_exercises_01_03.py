@@ -1,6 +1,7 @@
 """Exercises of notebooks 01-03: for each, the stub fails, the solution passes, and every known wrong
 answer is rejected with the right diagnosis. Kernels run under gpuviz's tracer (no GPU, no simulator).
 """
+import numpy as np
 import pytest
 from numba import cuda, float32
 
@@ -162,6 +163,46 @@ def col_sums_skip_first(a, out):
     if c < a.shape[1]:
         total = float32(0.0)
         for r in range(1, a.shape[0]):
+            total += a[r, c]
+        out[c] = total
+
+
+@cuda.jit
+def col_sums_float64(a, out):       # `0.0` is a float64 in Numba
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = 0.0
+        for r in range(a.shape[0]):
+            total += a[r, c]
+        out[c] = total
+
+
+@cuda.jit
+def col_sums_float_call(a, out):    # so is float(0)
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = float(0)
+        for r in range(a.shape[0]):
+            total = total + a[r, c]
+        out[c] = total
+
+
+@cuda.jit
+def col_sums_int_start(a, out):     # an int64, which turns float64 at the first float32 added
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = 0
+        for r in range(a.shape[0]):
+            total += a[r, c]
+        out[c] = total
+
+
+@cuda.jit
+def col_sums_np_float32(a, out):    # also right: np.float32(0) is a float32
+    c = cuda.grid(1)
+    if c < a.shape[1]:
+        total = np.float32(0)
+        for r in range(a.shape[0]):
             total += a[r, c]
         out[c] = total
 
@@ -360,7 +401,10 @@ CASES = {
         (copy2d_uncoalesced, "coalescing 25%"), (copy2d_no_guard, "outside the array"),
         (copy2d_transposed, "transpose")]),
     "02-col-sums": (stub_kernel, col_sums_ok, [
-        (col_sums_rows, "row sums"), (col_sums_no_guard, "outside the array"), (col_sums_skip_first, "row 0")]),
+        (col_sums_rows, "row sums"), (col_sums_no_guard, "outside the array"), (col_sums_skip_first, "row 0"),
+        (col_sums_float64, "float64 accumulation: `total = 0.0`"),
+        (col_sums_float_call, "float64 accumulation: `total = float(0)`"),
+        (col_sums_int_start, "float64 accumulation: `total = 0`")]),
     "02-intensity": (None, 2 / 12, [
         (0.25, "write of out"), (1 / 12, "half the answer"), (2 / 24, "float64"), (6, "upside down"),
         (2 / 3, "bytes"), (0.5, "reads x[i] and y[i]")]),
@@ -404,3 +448,9 @@ def test_wrong_answer_is_diagnosed(ex_id, i):
 def test_every_exercise_has_a_bank():
     ids = set(lesson01.CHECKS) | set(lesson02.CHECKS) | set(lesson03.CHECKS)
     assert ids == set(CASES)
+
+
+def test_col_sums_float32_starts_pass():
+    """float32(0.0) and np.float32(0) are float32 starts: no float64 alarm."""
+    assert check("02-col-sums", col_sums_np_float32) == (True, "")
+    assert check("02-col-sums", col_sums_ok) == (True, "")

@@ -10,6 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from numba import cuda, float32, float64
 
@@ -42,6 +43,46 @@ def coalesced_wrong_k(A, B, C):
     if row < C.shape[0] and col < C.shape[1]:
         acc = float32(0.0)
         for k in range(1, A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_float_call(A, B, C):      # float(0) is a float64 in Numba, like 0.
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = float(0)
+        for k in range(A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_float_of_int(A, B, C):    # float(k) of an int: a float64 too
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = float(col - col)
+        for k in range(A.shape[1]):
+            acc = acc + A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_np_float64(A, B, C):
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = np.float64(0)
+        for k in range(A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_np_float32(A, B, C):      # also right: np.float32(0) is a float32
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = np.float32(0)
+        for k in range(A.shape[1]):
             acc += A[row, k] * B[k, col]
         C[row, col] = acc
 
@@ -103,6 +144,7 @@ tiled_floor_tiles = _variant(lambda s: s.replace("range((A.shape[1] + TILE - 1) 
 tiled_unguarded_loads = _variant(lambda s: s.replace("if row < A.shape[0] and k < A.shape[1]:", "if True:")
                                  .replace("if k < B.shape[0] and col < B.shape[1]:", "if True:"), "tiled_unguarded_loads")
 tiled_float64 = _variant(lambda s: s.replace("acc = float32(0.0)", "acc = 0."), "tiled_float64")
+tiled_float_call = _variant(lambda s: s.replace("acc = float32(0.0)", "acc = float(0)"), "tiled_float_call")
 
 
 @cuda.jit
@@ -259,7 +301,10 @@ def _intensity(n):
 CASES = {
     "04-coalesced": (stub_kernel, mk.matmul_coalesced, [
         (mk.naive_rows, "uncoalesced"), (mk.naive_traps, "uncoalesced"), (mk.naive_float64, "float64 accumulation"),
-        (coalesced_no_guard, "Guard"), (coalesced_wrong_k, "values of C are wrong")]),
+        (coalesced_no_guard, "Guard"), (coalesced_wrong_k, "values of C are wrong"),
+        (coalesced_float_call, "float64 accumulation: `acc = float(0)`"),
+        (coalesced_float_of_int, "float64 accumulation: `acc = float(col - col)`"),
+        (coalesced_np_float64, "float64 accumulation: `acc = np.float64(0)`")]),
     "04-intensity": (lambda n: (_ for _ in ()).throw(NotImplementedError()), _intensity, [
         (lambda n: n / 6, "compulsory"), (lambda n: 2 * n**3 / (8 * n**3), "write of C"),
         (lambda n: 2 * n**3 / (8 * (2 * n**3 + n**2)), "8-byte"), (lambda n: n**3 / (4 * (2 * n**3 + n**2)), "two FLOPs"),
@@ -273,6 +318,7 @@ CASES = {
         (tiled_swapped_a, "swapped tile indices"), (tiled_swapped_sum, "swapped tile indices"),
         (tiled_floor_tiles, "Round the number of tiles up"), (tiled_unguarded_loads, "guard each load"),
         (tiled_early_exit, "barrier that not every thread reaches"), (tiled_float64, "float64 accumulation"),
+        (tiled_float_call, "float64 accumulation: `acc = float(0)`"),
         (mk.matmul_coalesced, "no shared memory")]),
     "05-regblock": (stub_kernel, regblock_ok, [
         (regblock_one_row, "never written"), (regblock_no_barrier, "missing barrier"),
@@ -345,3 +391,8 @@ def test_notebook_solution_is_the_package_kernel(ex_id):
     assert len(cells) == 1
     src = "".join(cells[0]["source"])
     assert _body(src) == _body(inspect.getsource(kernel.py_func))
+
+
+def test_float32_starts_pass():
+    ok, msg = check("04-coalesced", coalesced_np_float32)
+    assert ok, msg

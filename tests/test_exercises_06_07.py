@@ -212,6 +212,14 @@ def sgd_into_g(w, g, lr):
         g[i] = w[i] - lr * g[i]
 
 
+@pytest.fixture(autouse=True)
+def _first_try():
+    """Each test starts as a fresh session: 07-hidden-syncs' feedback depends on the tries before."""
+    lesson07.forget_tries()
+    yield
+    lesson07.forget_tries()
+
+
 def check(ex_id, obj):
     """Through gv.check, as a learner's notebook calls it (not strict: a failure returns)."""
     assert ex_id in lesson06.CHECKS or ex_id in lesson07.CHECKS
@@ -368,8 +376,10 @@ CASES.update({
         (amp_no_zero, "never reset"), (amp_zero_late, "after the backward pass"),
         (amp_update_first, "before scaler.step"), (amp_no_return, "returned None")]),
     "07-hidden-syncs": (None, [{"B", "C", "F", "G", "H"}, "BCFGH", ["b", "c", "f", "g", "h"]], [
-        ({"B", "C", "F", "G"}, "H (`if (y > 0).any()"), ({"B", "C", "F", "G", "H", "E"}, "E (`xb = x_pinned"),
-        ({"B", "F", "G", "H"}, "printing a GPU tensor"), ({"B", "C", "F", "G", "H", "I"}, "stays a GPU tensor"),
+        ({"B", "C", "F", "G"}, "1 of 10 lines judged wrong (1 that waits is missing)"),
+        ({"B", "C", "F", "G", "H", "E"}, "1 of 10 lines judged wrong (1 you marked does not wait)"),
+        ({"B", "F", "G", "H"}, "1 of 10"), ({"B", "C", "F", "G", "H", "I"}, "1 of 10"),
+        ({"C", "D", "F", "G", "H"}, "2 of 10 lines judged wrong (1 you marked does not wait and 1 that waits is"),
         ({"B", "C", "F", "G", "H", "Z"}, "no such line"), (42, "set of letters"),
         ({"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"}, "5 of 10 lines")]),
 })
@@ -396,3 +406,36 @@ def test_wrong_answer_is_diagnosed(ex_id, i):
     ok, msg = check(ex_id, wrong)
     assert not ok
     assert words in msg, msg
+
+
+# ---------------------------------------------------------------- 07-hidden-syncs: progressive feedback
+EXPLAINED = {k: why for k, (_, _, why) in lesson07.SYNC_LINES.items()}
+
+
+def _explained(msg):
+    return sorted(k for k, why in EXPLAINED.items() if why in msg)
+
+
+@pytest.mark.parametrize("answer", [w for w, _ in CASES["07-hidden-syncs"][2] if isinstance(w, set)])
+def test_hidden_syncs_first_try_gives_no_answer_away(answer):
+    ok, msg = check("07-hidden-syncs", answer)
+    assert not ok and _explained(msg) == [], msg
+    assert not any(f"{k} (`" in msg for k in lesson07.SYNC_LINES), msg
+
+
+def test_hidden_syncs_reveals_one_line_per_new_try():
+    everything = set(lesson07.SYNC_LINES)                  # 5 lines wrong: A, D, E, I, J do not wait
+    ok, msg = check("07-hidden-syncs", everything)
+    assert not ok and msg.startswith("5 of 10 lines judged wrong (5 you marked do not wait)") and not _explained(msg)
+    assert "each new try explains one more line" in msg
+    ok, msg = check("07-hidden-syncs", everything)          # the same answer again: nothing new
+    assert _explained(msg) == []
+    ok, msg = check("07-hidden-syncs", everything - {"A"})  # a new try: one line explained
+    assert _explained(msg) == ["D"] and "D (`z = torch.relu(y)`) does not wait" in msg and "3 more to find" in msg
+    ok, msg = check("07-hidden-syncs", everything - {"A", "J"})
+    assert _explained(msg) == ["D", "E"] and "1 more to find" in msg
+    ok, msg = check("07-hidden-syncs", {"B", "C", "F", "G"})   # 1 wrong, tries enough to explain it
+    assert _explained(msg) == ["H"] and "H (`if (y > 0).any(): ...`) does wait" in msg and "more to find" not in msg
+    assert check("07-hidden-syncs", {"B", "C", "F", "G", "H"}) == (True, "")
+    lesson07.forget_tries()                                  # a fresh session starts over
+    assert _explained(check("07-hidden-syncs", {"B", "C", "F", "G"})[1]) == []

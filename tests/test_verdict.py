@@ -15,7 +15,9 @@ from gpuviz.course.student import student_notebook
 
 TAMPERING = {
     'import os\nos.environ["GPUVIZ_STRICT"] = "0"': "changes os.environ",
-    "gv.check = lambda *a, **k: None": "changes gpuviz.exercises.check",
+    "gv.check = lambda *a, **k: None": "changes gpuviz.check",
+    "from gpuviz import exercises": "imports the grader's checks",
+    "import gpuviz.course.verdict as V": "imports the grader's checks",
     "import gpuviz.exercises as E\nE.get = print": "changes gpuviz.exercises.get",
     "from gpuviz.exercises import lesson01\nlesson01.CHECKS['01-saxpy'] = None": "changes gpuviz.exercises.lesson01.CHECKS",
     "import sys\nsys.modules['gpuviz'] = None": "changes sys.modules",

@@ -39,7 +39,7 @@ RECHECK_TIMEOUT = 300
 
 def hidden_cell(records: str, key: str) -> str:
     """The source of the cell the grader runs before any learner cell."""
-    return f"import gpuviz.course.verdict\ngpuviz.verdict.arm({records!r}, {key!r})"
+    return f"import gpuviz.course.verdict\ngpuviz.course.verdict.arm({records!r}, {key!r})"
 
 
 def arm(records_path: str, key_path: str) -> None:
@@ -54,7 +54,7 @@ def arm(records_path: str, key_path: str) -> None:
     import gpuviz
     from gpuviz.exercises import registry
 
-    C = importlib.import_module("gpuviz.exercises.check")      # the module: `gpuviz.exercises.check` is the function
+    C = importlib.import_module("gpuviz.exercises.check")
     with open(key_path, "rb") as f:
         key = f.read()
     os.unlink(key_path)
@@ -406,9 +406,9 @@ def _scan_cell(src: str) -> list[tuple[int, str, str]]:
                 elif isinstance(el, ast.Name) and el.id in ("gv", CELL, "__builtins__"):
                     flag(node, f"rebinds {el.id}")
         if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom):
-            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if any(m.startswith(("gpuviz.exercises", "gpuviz.exercises.check", "gpuviz.course.verdict", "gpuviz.exercises.compileproof"))
-                   for m in mods):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [f"{node.module}.{a.name}" for a in node.names] if node.module == "gpuviz" else [node.module or ""]
+            if any(m.startswith(("gpuviz.exercises", "gpuviz.course")) for m in mods):
                 flag(node, "imports the grader's checks")
         if isinstance(node, ast.Call):
             name = dotted(node.func)

@@ -224,10 +224,105 @@ def grid_for(shape: tuple, block) -> tuple | int:
     return tuple(max(1, -(-n // b)) for n, b in zip(reversed(shape), block))
 
 
+_F64, _INT, _F32 = "float64", "int", "float32"        # what Numba makes of an expression, where we can tell
+_INT_CALLS = {"round", "min", "max", "abs"}       # ints when all their arguments are ints
+_CUDA_INTS = {"grid", "gridsize", "threadIdx", "blockIdx", "blockDim", "gridDim", "laneid", "warpsize"}
+
+
+def _dotted(node) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _numba_type(node, env: dict, globs: dict) -> str | None:
+    """float64, int or float32 where Numba's typing of the expression is certain from the source, else None.
+    A Python float (a literal, `float(...)` of an int or a float64, a global float) is a float64 in Numba;
+    an int mixed with a float32 gives a float64 too; `float32(...)` and `np.float32(...)` are float32."""
+    t = lambda n: _numba_type(n, env, globs)           # noqa: E731
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool):
+            return None
+        return _F64 if isinstance(node.value, float) else _INT if isinstance(node.value, int) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return t(node.operand)
+    if isinstance(node, ast.Name):
+        if node.id in env:
+            return env[node.id]
+        v = globs.get(node.id)
+        if isinstance(v, (bool, np.bool_)):
+            return None
+        if isinstance(v, (float, np.float64)):
+            return _F64
+        if isinstance(v, (int, np.integer)):
+            return _INT
+        if isinstance(v, np.float32):
+            return _F32
+        return None
+    if isinstance(node, ast.Attribute):
+        name = _dotted(node)
+        if name.split(".")[-1] in ("size", "ndim", "warpsize"):
+            return _INT
+        return _INT if name.split(".")[-1] in ("x", "y", "z") and any(c in name for c in _CUDA_INTS) else None
+    if isinstance(node, ast.Subscript):
+        return _INT if _dotted(node.value).endswith("shape") else None
+    if isinstance(node, ast.Call):
+        name = _dotted(node.func).split(".")[-1]
+        if name in ("float32", "single", "float16", "half"):
+            return _F32
+        if name in ("float64", "double"):
+            return _F64
+        if name == "float":                                # float(x) keeps a float32, makes the rest float64
+            arg = t(node.args[0]) if node.args else _F64
+            return _F32 if arg == _F32 else _F64 if arg in (_F64, _INT) else None
+        if name in ("len", "int") or name in _INT_CALLS and node.args and all(t(a) == _INT for a in node.args):
+            return _INT
+        if name in ("grid", "gridsize", "laneid") and "cuda" in _dotted(node.func):
+            return _INT
+        return None
+    if isinstance(node, ast.BinOp):
+        a, b = t(node.left), t(node.right)
+        if _F64 in (a, b):
+            return _F64
+        if isinstance(node.op, ast.Div) and a == _INT and b == _INT:
+            return _F64                                    # true division of ints is a float64
+        if a == _INT and b == _INT and not isinstance(node.op, ast.Pow):
+            return _INT
+        if _F32 in (a, b) and _INT in (a, b) and not isinstance(node.op, ast.Pow):
+            return _F64                                    # float32 with an int64: Numba makes it float64
+        return _F32 if a == b == _F32 else None
+    if isinstance(node, ast.IfExp):
+        a, b = t(node.body), t(node.orelse)
+        return a if a == b else _F64 if _F64 in (a, b) else None
+    return None
+
+
+def _accumulations(tree) -> dict[str, list]:
+    """{name: [right-hand sides]} of `name += x` (also -=, *=, /=) and `name = name + x` (also -, *, /)."""
+    acc: dict[str, list] = {}
+    ops = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and isinstance(node.op, ops):
+            acc.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, ops):
+            name = node.targets[0].id
+            for side, other in ((node.value.left, node.value.right), (node.value.right, node.value.left)):
+                if isinstance(side, ast.Name) and side.id == name:
+                    acc.setdefault(name, []).append(other)
+    return acc
+
+
 def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
-    """(name, line, literal) for each variable that starts from a bare number literal and is then
-    accumulated into (`+=`, `-=`, `*=`). Numba types such a variable float64 (or int64, which turns
-    float64 once a float32 is added), so the accumulation runs in double precision on the GPU."""
+    """(name, line, value) for each variable that is accumulated into (`+=`, `-=`, `*=`, or `acc = acc + ...`)
+    and is assigned a value that Numba types float64: `0.`, `-0.0`, `float(0)`, `float(i)` of an int,
+    `np.float64(0)`, a global Python float; or an int (`0`), which turns float64 once a float32 is added
+    (a counter that only adds ints is left alone). Such an accumulation runs in double precision on the
+    GPU. `float32(0)`, `np.float32(0)`, `float(a[i])` of a float32 element and `a[i]` are float32."""
     from gpuviz.tracer.kernelsource import python_function
 
     fn = python_function(kernel)
@@ -236,19 +331,61 @@ def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
     except (OSError, TypeError, SyntaxError):
         return []
     first = fn.__code__.co_firstlineno - 1
-    inits, found = {}, []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            v = node.value
-            if isinstance(v, ast.Constant) and type(v.value) in (int, float):
-                inits.setdefault(node.targets[0].id, (node.lineno + first, ast.unparse(v)))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id in inits \
-                and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
-            name = node.target.id
-            if name not in [f[0] for f in found]:
-                found.append((name, *inits[name]))
+    globs = dict(getattr(fn, "__globals__", {}))
+    if fn.__closure__:
+        globs.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__)))
+    env: dict[str, str | None] = {}
+    assigned: list[tuple[str, int, ast.AST]] = []
+    for node in sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset)):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Call) \
+                and _dotted(node.iter.func) == "range":
+            env.setdefault(node.target.id, _INT)
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        pairs = [(target, value)]
+        if isinstance(target, ast.Tuple):
+            if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):
+                pairs = list(zip(target.elts, value.elts))
+            elif isinstance(value, ast.Call) and _dotted(value.func).endswith(("grid", "gridsize")):
+                pairs = [(e, ast.Constant(0)) for e in target.elts]           # cuda.grid(2): ints
+            else:
+                pairs = [(e, None) for e in target.elts]
+        for tgt, val in pairs:
+            if isinstance(tgt, ast.Name):
+                kind = _numba_type(val, env, globs) if val is not None else None
+                before = env.get(tgt.id, kind)                 # Numba unifies every assignment's type
+                env[tgt.id] = _F64 if _F64 in (before, kind) else kind if before == kind else None
+                if val is not None and not (isinstance(val, ast.BinOp) and any(
+                        isinstance(s, ast.Name) and s.id == tgt.id for s in (val.left, val.right))):
+                    assigned.append((tgt.id, node.lineno + first, val))
+    found: list[tuple[str, int, str]] = []
+    accumulated = _accumulations(tree)
+    for name, line, val in assigned:
+        if name not in accumulated or name in [f[0] for f in found]:
+            continue
+        kind = _numba_type(val, env, globs)
+        if kind == _F64 or kind == _INT and any(_numba_type(r, env, globs) != _INT for r in accumulated[name]):
+            found.append((name, line, ast.unparse(val)))
     return found
+
+
+def float64_message(kernel) -> str | None:
+    """Why a kernel asked to compute in float32 accumulates in float64 (the first such variable), or None.
+    The one wording every float32 kernel exercise uses."""
+    acc = literal_accumulators(kernel)
+    if not acc:
+        return None
+    name, line, lit = acc[0]
+    try:
+        is_int = type(ast.literal_eval(lit)) is int
+    except (ValueError, SyntaxError):
+        is_int = False
+    makes = (f"makes {name} an int64 in Numba, and adding a float32 to it makes it a 64-bit float" if is_int else
+             f"makes {name} a 64-bit float in Numba")
+    return (f"float64 accumulation: `{name} = {lit}` (line {line}) {makes}, so every "
+            f"`{name} += ...` runs in double precision, up to 64x slower on GPUs built for float32. "
+            f"Start from `{name} = float32(0.0)`.")
 
 
 def _small(a) -> str:
@@ -299,12 +436,9 @@ class KernelExercise:
                     return False, why
                 cases += 1
         if self.float32:
-            acc = literal_accumulators(kernel)
-            if acc:
-                name, line, lit = acc[0]
-                return False, (f"float64 accumulation where float32 was asked: `{name} = {lit}` (line {line}) "
-                               f"makes {name} a 64-bit variable in Numba, so every `{name} +=` runs in double "
-                               f"precision, many times slower on most GPUs. Start from `{name} = float32({lit})`.")
+            why = float64_message(kernel)
+            if why:
+                return False, why
         return True, f"{cases} launches checked under the tracer"
 
     def _launch(self, kernel, griddim, block, args):

@@ -1,12 +1,14 @@
 """Exercises of notebook 02, memory and transfers: a coalesced 2D copy, column sums, arithmetic intensity.
 
 The kernels run under the tracer, which also measures their coalescing: a correct but strided
-kernel is rejected with the sectors per request it needed.
+kernel is rejected with the sectors per request it needed. Column sums are asked in float32, so the
+source is read for a float64 accumulator, as in notebook 04.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from gpuviz.exercises.check import float64_message
 from gpuviz.exercises.lesson01 import first_problem, mismatch, number_check, run_traced
 
 SEED = 202
@@ -74,6 +76,9 @@ def col_sums(kernel):
         if m.get("efficiency", 1.0) < 0.5:
             return False, (f"the sums are right, but each warp request to a touched {m['sectors_per_request']:.0f} "
                            "sectors: make neighbouring threads read neighbouring columns of one row, a[r, c].")
+    why = float64_message(kernel)
+    if why:
+        return False, why
     return True, ""
 
 

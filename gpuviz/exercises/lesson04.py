@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from gpuviz.exercises.check import FunctionExercise, literal_accumulators
+from gpuviz.exercises.check import FunctionExercise, float64_message
 from gpuviz.exercises.lesson01 import first_problem, mismatch, run_traced
 
 SEED = 404
@@ -20,16 +20,6 @@ NAIVE_BLOCK = (32, 8)
 def naive_grid(M, N, block=NAIVE_BLOCK):
     """x along the columns of C, y along its rows."""
     return (math.ceil(N / block[0]), math.ceil(M / block[1]))
-
-
-def float64_message(kernel) -> str | None:
-    acc = literal_accumulators(kernel)
-    if not acc:
-        return None
-    name, line, lit = acc[0]
-    return (f"float64 accumulation: `{name} = {lit}` (line {line}) makes {name} a 64-bit float in Numba, so every "
-            f"`{name} += ...` runs in double precision, up to 64x slower on GPUs built for float32. "
-            f"Start from `{name} = float32(0.0)`.")
 
 
 def coalescing_message(t, arrays=("A", "B", "C")) -> str | None:

@@ -272,7 +272,22 @@ SYNC_LINES = {
 SYNCS = {k for k, (_, waits, _) in SYNC_LINES.items() if waits}
 
 
+_wrong_tries: list[frozenset] = []     # the distinct wrong answers to 07-hidden-syncs checked in this session
+
+
+def forget_tries() -> None:
+    """Start 07-hidden-syncs' feedback from the first try again (a fresh session does)."""
+    _wrong_tries.clear()
+
+
+def _line(k: str) -> str:
+    text, waits, why = SYNC_LINES[k]
+    return f"{k} (`{text}`) {'does' if waits else 'does not'} wait: {why}"
+
+
 def hidden_syncs(answer):
+    """Progressive feedback: the first wrong try says only how many lines are judged wrong; every further
+    try with a new answer explains one more of the lines still wrong, so the answers come one at a time."""
     if answer is None:
         return False, "set `waits` to the set of letters of the lines that make the CPU wait, e.g. {\"A\", \"B\"}."
     if isinstance(answer, str):
@@ -286,12 +301,21 @@ def hidden_syncs(answer):
         return False, f"{', '.join(unknown)}: no such line; the lines are A to J."
     if got == SYNCS:
         return True, ""
-    why = []
-    for k in sorted(got - SYNCS):
-        why.append(f"{k} (`{SYNC_LINES[k][0]}`) does not wait: {SYNC_LINES[k][2]}")
-    for k in sorted(SYNCS - got):
-        why.append(f"{k} (`{SYNC_LINES[k][0]}`) does wait: {SYNC_LINES[k][2]}")
-    return False, f"{len(why)} of 10 lines judged wrong. " + " ".join(why)
+    if frozenset(got) not in _wrong_tries:
+        _wrong_tries.append(frozenset(got))
+    wrong = sorted(got ^ SYNCS)
+    extra, missing = len(got - SYNCS), len(SYNCS - got)
+    parts = ([f"{extra} you marked {'does' if extra == 1 else 'do'} not wait"] if extra else []) + \
+            ([f"{missing} that {'waits is' if missing == 1 else 'wait are'} missing"] if missing else [])
+    head = f"{len(wrong)} of 10 lines judged wrong ({' and '.join(parts)})."
+    shown = wrong[:len(_wrong_tries) - 1]
+    if not shown:
+        return False, (f"{head} For each line ask: does the CPU need a value the GPU computes (to copy, print "
+                       "or branch on it), or does it only queue more work? Change your answer and check again: "
+                       "each new try explains one more line.")
+    more = ("" if len(shown) == len(wrong) else
+            f" {len(wrong) - len(shown)} more to find; each new try explains one more line.")
+    return False, f"{head} " + " ".join(_line(k) for k in shown) + more
 
 
 CHECKS = {
