@@ -33,7 +33,8 @@ Seeing it
     widgets        every ipywidgets control of the course
 
 Checking it
-    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, and the checks
+    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, and the checks;
+                   gv.hint("ID"): the next of an exercise's progressive hints (exercises/hints.py)
 
 The course toolchain (instructors and maintainers; no notebook imports it)
     course/        student versions, grading, the manifest, conventions, the compile check, notebook runs
@@ -71,6 +72,7 @@ _EXPORTS = {
     "check": ("exercises.check", "check"),
     "CheckFailed": ("exercises.check", "CheckFailed"),
     "passed": ("exercises.check", "passed"),
+    "hint": ("exercises.hints", "hint"),
     "views": ("views", None),
     "widgets": ("widgets", None),
     "runtime": ("runtime", None),
