@@ -33,7 +33,7 @@ Seeing it
     widgets        every ipywidgets control of the course
 
 Checking it
-    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, and the checks
+    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, the questionnaires, and the checks
 
 The course toolchain (instructors and maintainers; no notebook imports it)
     course/        student versions, grading, the manifest, conventions, the compile check, notebook runs
