@@ -33,8 +33,8 @@ Seeing it
     widgets        every ipywidgets control of the course
 
 Checking it
-    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, and the checks;
-                   gv.hint("ID"): the next of an exercise's progressive hints (exercises/hints.py)
+    exercises/     gv.check("ID", answer): the exercise registry, one module per lesson, the end-of-lesson
+                   questionnaires, and the checks; gv.hint("ID"): an exercise's next hint (exercises/hints.py)
 
 The course toolchain (instructors and maintainers; no notebook imports it)
     course/        student versions, grading, the manifest, conventions, the compile check, notebook runs

@@ -69,7 +69,7 @@ def test_readme_table_rendering():
     table = M.readme_table("https://github.com/someone/course-fork")
     rows = table.splitlines()
     assert len(rows) == 2 + 14
-    assert ("| 00 | [Why GPUs?](notebooks/00_why_gpus.ipynb) | 30 min | 3 (6) | [![Open In Colab]"
+    assert ("| 00 | [Why GPUs?](notebooks/00_why_gpus.ipynb) | 35 min | 4 (7) | [![Open In Colab]"
             "(https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/"
             "someone/course-fork/blob/main/notebooks/00_why_gpus.ipynb) |") == rows[2]
     assert rows[-1].startswith("| 13 | [Triton: blocks instead of threads](notebooks/13_triton.ipynb) |")

@@ -1,4 +1,5 @@
-"""The course's exercises, by ID: every module `lessonNN.py` here defines
+"""The course's exercises, by ID: every module `lessonNN.py` here, and `questionnaires.py` (the questionnaire
+that ends each notebook), defines
 
     CHECKS = {"NN-name": (points, check), ...}
 
@@ -16,9 +17,10 @@ from importlib import import_module
 
 @cache
 def registry() -> dict:
-    """exercise ID -> (points, check), from every lesson module."""
+    """exercise ID -> (points, check), from every lesson module and the questionnaires."""
     out = {}
-    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("lesson")):
+    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)
+                      if m.name.startswith("lesson") or m.name == "questionnaires"):
         for ex_id, entry in import_module(f"{__name__}.{mod}").CHECKS.items():
             if ex_id in out:
                 raise RuntimeError(f"exercise {ex_id!r} is defined twice (again in {mod})")
