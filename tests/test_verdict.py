@@ -61,7 +61,7 @@ def test_the_course_itself_is_never_flagged(path):
 
 def test_answers_round_trip_as_data():
     for value in (None, True, 3, 2.5, "s", [1, (2, 3.0)], {"a": np.arange(4)}, {1, 2}, np.float32(1.5),
-                  np.arange(6, dtype=np.int16).reshape(2, 3)):
+                  np.arange(6, dtype=np.int16).reshape(2, 3), {1: "b", 2: 32, 3: True}):
         enc = V._encode(value)
         back = V.decode(json.loads(json.dumps(enc)))
         assert type(back) is type(value) and V._encode(back) == enc
@@ -72,7 +72,7 @@ def test_disguised_answers_are_not_data():
         def __float__(self):
             return 261.0
 
-    for value in (Sneaky(0), np.array([object()]), {1: 2}, object()):
+    for value in (Sneaky(0), np.array([object()]), {Sneaky(1): 2}, object()):
         enc = V._encode(value)
         assert enc["t"] == "none"
         with pytest.raises(ValueError, match="not re-checkable"):
@@ -106,6 +106,7 @@ def test_every_course_solution_passes_its_recheck():
         if enc["t"] != "none":
             jobs.append({"exercise": ex, "answer": enc, "kw": V._encode(kw)})
     assert len(jobs) >= 34
-    assert not any(j["exercise"].startswith("13-") for j in jobs)     # Triton kernels: in-kernel verdict only
+    assert not any(j["exercise"].startswith("13-") and j["exercise"] != "13-quiz" for j in jobs)  # Triton: in-kernel only
+    assert sum(j["exercise"].endswith("-quiz") for j in jobs) == 14            # questionnaires are re-checked
     results = V.recheck(jobs, timeout=900)
     assert [(j["exercise"], r["passed"]) for j, r in zip(jobs, results)] == [(j["exercise"], True) for j in jobs]

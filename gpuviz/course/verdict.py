@@ -169,6 +169,8 @@ def _encode_value(obj, depth: int) -> dict:
         return {"t": t.__name__, "v": [_encode(v, depth + 1) for v in obj]}
     if t is dict and all(type(k) is str for k in obj):
         return {"t": "dict", "v": {k: _encode(v, depth + 1) for k, v in obj.items()}}
+    if t is dict and all(type(k) in (int, bool, type(None)) for k in obj):     # a questionnaire's {1: "b", ...}
+        return {"t": "items", "v": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in obj.items()]}
     return _encode_function(obj)
 
 
@@ -210,6 +212,8 @@ def decode(enc: dict):
         return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[t](decode(v) for v in enc["v"])
     if t == "dict":
         return {k: decode(v) for k, v in enc["v"].items()}
+    if t == "items":
+        return {decode(k): decode(v) for k, v in enc["v"]}
     if t in ("function", "kernel", "device"):
         from numba import cuda
 
