@@ -309,10 +309,14 @@ CASES = {
         (lambda n: n / 6, "compulsory"), (lambda n: 2 * n**3 / (8 * n**3), "write of C"),
         (lambda n: 2 * n**3 / (8 * (2 * n**3 + n**2)), "8-byte"), (lambda n: n**3 / (4 * (2 * n**3 + n**2)), "two FLOPs"),
         (lambda n: 4 * (2 * n**3 + n**2) / (2 * n**3), "upside down")]),
-    "04-attainable": (lambda i, p, b: (_ for _ in ()).throw(NotImplementedError()), lambda i, p, b: min(p, i * b), [
-        (lambda i, p, b: max(p, i * b), "max instead of min"), (lambda i, p, b: i * b, "memory slope alone"),
-        (lambda i, p, b: p, "compute peak alone"), (lambda i, p, b: min(p, b / i), "bandwidth / intensity"),
-        (lambda i, p, b: min(p, i * b / 1e3), "units")]),
+    "04-attainable": ({"naive": None, "cuBLAS": None}, {"naive": 80, "cuBLAS": 8100}, [
+        ({"naive": 8100, "cuBLAS": 8100}, "compute roof"), ({"naive": 1280, "cuBLAS": 8100}, "bandwidth / intensity"),
+        ({"naive": 0.08, "cuBLAS": 8100}, "units"), ({"naive": 160, "cuBLAS": 8100}, "8 bytes"),
+        ({"naive": 40, "cuBLAS": 8100}, "two FLOPs"), ({"naive": 2048 / 6 * 320, "cuBLAS": 8100}, "compulsory"),
+        ({"naive": 80, "cuBLAS": 2048 / 6 * 320}, "memory slope"), ({"naive": 80, "cuBLAS": 80}, "naive kernel's"),
+        ({"naive": 80, "cuBLAS": 8.1}, "TFLOP/s"), ({"naive": 80, "cuBLAS": 7000}, "not within 2%"),
+        ({"naive": 80}, "should be a dict"), ({"naive": "80", "cuBLAS": 8100}, "should be a number"),
+        (80, "should be a dict")]),
     "05-tiled": (stub_kernel, tiled_ok, [
         (tiled_no_load_barrier, "missing barrier"), (tiled_no_end_barrier, "missing barrier"),
         (tiled_swapped_a, "swapped tile indices"), (tiled_swapped_sum, "swapped tile indices"),
@@ -396,3 +400,12 @@ def test_notebook_solution_is_the_package_kernel(ex_id):
 def test_float32_starts_pass():
     ok, msg = check("04-coalesced", coalesced_np_float32)
     assert ok, msg
+
+
+def test_attainable_bank_is_named_and_far_from_the_answer():
+    """Every wrong value lesson04 knows is named by its check, and none lies within the tolerance of the model."""
+    right = lesson04.attainable_reference()
+    for key, wrong, why in lesson04._attainable_mistakes():
+        assert abs(wrong - right[key]) > lesson04.ATTAINABLE_RTOL * right[key], (key, wrong)
+        ok, msg = lesson04.attainable(right | {key: wrong})
+        assert not ok and why in msg, msg

@@ -1,5 +1,6 @@
 """Exercises of notebooks 10-12: the stub fails (as "not done yet"), the solution passes, and every known
 wrong answer, written the way a learner would write it, is rejected with the right diagnosis. The
+exercises of 10 and 11 are predictions (numbers, within a stated tolerance of the model's value). The
 12-average-grads bank runs in one 2-process gloo group."""
 import math
 
@@ -9,6 +10,7 @@ import torch.distributed as dist
 from gpuviz.exercises import lesson10, lesson11, lesson12
 from gpuviz.exercises.check import NOT_DONE
 from gpuviz.exercises.check import check as gv_check
+from gpuviz.roofline import SPECS
 
 
 def stub(*args):
@@ -19,88 +21,113 @@ def verdict(ex_id, fn):
     return gv_check(ex_id, fn, strict=False)
 
 
-# ---------------- generic: the stub, the reference, and every mistake of each FunctionExercise's bank
+# ---------------- the predictions of 10 and 11: the stub, the model's answer, and every wrong value of each bank
 
-FUNCTION_EXERCISES = {
-    "10-training-memory": lesson10.MEMORY, "10-max-batch": lesson10.BATCH,
-    "11-bound": lesson11.BOUND, "11-roofline-time": lesson11.TIME, "12-ring-bytes": lesson12.RING,
+PREDICTIONS = {   # exercise ID -> (the stub, the model's answer, the bank of wrong values: (key, value, diagnosis))
+    "10-training-memory": ({"sgd": None, "momentum": None, "adam": None}, lesson10.training_memory_reference(),
+                           lesson10._memory_mistakes()),
+    "10-max-batch": (None, lesson10.max_batch_reference(), lesson10._batch_mistakes()),
+    "11-bound": ({"T4 fp32": None, "H100 SXM bf16": None}, lesson11.crossover_reference(),
+                 lesson11._crossover_mistakes()),
+    "11-roofline-time": ({"vector add": None, "matmul": None}, lesson11.roofline_time_reference(),
+                         lesson11._time_mistakes()),
 }
+RTOL = {"10-training-memory": lesson10.MEMORY_RTOL, "10-max-batch": lesson10.BATCH_RTOL,
+        "11-bound": lesson11.CROSSOVER_RTOL, "11-roofline-time": lesson11.TIME_RTOL}
 
 
-@pytest.mark.parametrize("ex_id", FUNCTION_EXERCISES)
-def test_stub_and_reference(ex_id):
+def with_wrong(answer, key, value):
+    return value if not isinstance(answer, dict) else answer | {key: value}
+
+
+@pytest.mark.parametrize("ex_id", PREDICTIONS)
+def test_prediction_stub_and_reference(ex_id):
+    stub, right, _ = PREDICTIONS[ex_id]
     r = verdict(ex_id, stub)
+    assert not r and r.message.startswith("not done yet") and r.points == 0
+    r = verdict(ex_id, right)
+    assert r and r.points == r.max_points == 2
+
+
+@pytest.mark.parametrize("ex_id,index", [(k, i) for k, v in PREDICTIONS.items() for i in range(len(v[2]))])
+def test_every_banked_wrong_value_is_named(ex_id, index):
+    _, right, bank = PREDICTIONS[ex_id]
+    key, wrong, why = bank[index]
+    model = right[key] if isinstance(right, dict) else right
+    assert abs(wrong - model) > RTOL[ex_id] * abs(model), "a banked wrong value within the tolerance would pass"
+    first = next(w for k, v, w in bank if k == key and abs(v - wrong) <= RTOL[ex_id] * abs(v))
+    assert first == why or first in (w for k, v, w in bank[:index]), "an earlier entry names this value"
+    r = verdict(ex_id, with_wrong(right, key, wrong))
+    assert not r and first in r.message, r.message
+
+
+@pytest.mark.parametrize("ex_id", PREDICTIONS)
+def test_prediction_tolerance_is_as_stated(ex_id):
+    _, right, _ = PREDICTIONS[ex_id]
+    key = next(iter(right)) if isinstance(right, dict) else None
+    model = right[key] if key else right
+    inside, outside = model * (1 + 0.9 * RTOL[ex_id]), model * (1 + 3 * RTOL[ex_id]) + 1
+    if ex_id == "10-max-batch":
+        inside = model                                 # a batch is whole: within 1 % of a few dozen is exact
+    assert verdict(ex_id, with_wrong(right, key, inside))
+    assert not verdict(ex_id, with_wrong(right, key, outside))
+
+
+def test_not_a_prediction():
+    assert "should be a dict" in verdict("11-bound", 3).message
+    assert "should be a dict" in verdict("11-bound", {"T4 fp32": 152}).message
+    assert "should be a number" in verdict("11-roofline-time", {"vector add": "2.5", "matmul": 17}).message
+    assert "whole number" in verdict("10-max-batch", 41.4).message
+    assert "should be a number" in verdict("10-max-batch", True).message
+
+
+def test_prediction_constants_are_notebook_10s_model():
+    """lesson10's numbers are make_net(16)'s (the notebook's model, copied here) and gv.memory.estimate's."""
+    from torch import nn
+
+    from gpuviz import memory
+
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(),
+                nn.MaxPool2d(2)]
+
+    w = lesson10.SMALL_WIDTH
+    net = nn.Sequential(*block(1, w), *block(w, 2 * w), *block(2 * w, 4 * w), nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+    assert sum(p.numel() for p in net.parameters()) == lesson10.SMALL_PARAMS
+    e1, e2 = (memory.estimate(net, (1, 28, 28), batch_size=b, optimizer="adam") for b in (1, 2))
+    assert e2.total - e1.total == lesson10.SMALL_BYTES_PER_IMAGE
+    assert 2 * e1.total - e2.total == lesson10.SMALL_FIXED_BYTES
+
+
+def test_crossover_uses_the_packages_roofline():
+    """The model's crossover is where roofline.bound turns: n - 1 is memory-bound, n compute-bound."""
+    from gpuviz import roofline
+    from gpuviz.roofline import SPECS
+
+    for (name, gpu, precision, itemsize), n in zip(lesson11.CROSSOVERS, lesson11.crossover_reference().values()):
+        def kind(m):
+            return roofline.bound(roofline.matmul_flops(m, m, m) / roofline.matmul_bytes(m, m, m, itemsize),
+                                  SPECS[gpu].rate(precision), SPECS[gpu].bandwidth_gbs)
+        assert (kind(n - 1), kind(n)) == ("memory", "compute"), name
+
+
+# ---------------- 12-ring-bytes: a function exercise
+
+RING = lesson12.CHECKS["12-ring-bytes"][1]
+
+
+def test_ring_stub_and_reference():
+    r = verdict("12-ring-bytes", stub)
     assert not r and r.message == NOT_DONE and r.points == 0
-    r = verdict(ex_id, FUNCTION_EXERCISES[ex_id].reference)
+    r = verdict("12-ring-bytes", RING.reference)
     assert r and r.points == r.max_points > 0
 
 
-@pytest.mark.parametrize("ex_id,index", [(k, i) for k, ex in FUNCTION_EXERCISES.items() for i in range(len(ex.mistakes))])
-def test_every_banked_mistake_is_named(ex_id, index):
-    wrong, why = FUNCTION_EXERCISES[ex_id].mistakes[index]
-    r = verdict(ex_id, wrong)
+@pytest.mark.parametrize("index", range(len(RING.mistakes)))
+def test_every_banked_ring_mistake_is_named(index):
+    wrong, why = RING.mistakes[index]
+    r = verdict("12-ring-bytes", wrong)
     assert not r and r.message.startswith(why), r.message
-
-
-def test_not_a_function():
-    assert "expected the function" in verdict("11-bound", 3).message
-
-
-# ---------------- learners' own versions (other spellings of right and wrong answers)
-
-def memory_dict(n_params, optimizer, activation_bytes, itemsize=4):
-    copies = {"sgd": 2, "momentum": 3, "adam": 4}
-    return copies[optimizer] * n_params * itemsize + activation_bytes
-
-
-def memory_no_grads(n_params, optimizer, activation_bytes, itemsize=4):
-    total = n_params * itemsize                       # parameters
-    if optimizer == "momentum":
-        total += n_params * itemsize
-    elif optimizer == "adam":
-        total += 2 * n_params * itemsize
-    return total + activation_bytes
-
-
-def memory_adam_one(n_params, optimizer, activation_bytes, itemsize=4):
-    state = 0 if optimizer == "sgd" else 1
-    return (2 + state) * n_params * itemsize + activation_bytes
-
-
-def batch_floor(free_bytes, fixed_bytes, bytes_per_sample):
-    left = free_bytes - fixed_bytes
-    return math.floor(left / bytes_per_sample) if left > 0 else 0
-
-
-def batch_ceil(free_bytes, fixed_bytes, bytes_per_sample):
-    return max(0, math.ceil((free_bytes - fixed_bytes) / bytes_per_sample))
-
-
-def batch_no_fixed(free_bytes, fixed_bytes, bytes_per_sample):
-    return free_bytes // bytes_per_sample
-
-
-def bound_ridge(flops, nbytes, peak_gflops, bandwidth_gbs):
-    ridge = peak_gflops * 1e9 / (bandwidth_gbs * 1e9)
-    return "compute" if flops / nbytes >= ridge else "memory"
-
-
-def bound_ridge_le(flops, nbytes, peak_gflops, bandwidth_gbs):
-    return "compute" if flops / nbytes > peak_gflops / bandwidth_gbs else "memory"
-
-
-def bound_bytes_per_flop(flops, nbytes, peak_gflops, bandwidth_gbs):
-    return "memory" if nbytes / flops < peak_gflops / bandwidth_gbs else "compute"
-
-
-def time_units(flops, nbytes, peak_gflops, bandwidth_gbs):
-    compute = flops / peak_gflops
-    memory = nbytes / bandwidth_gbs
-    return max(compute, memory) / 1e9
-
-
-def time_sum(flops, nbytes, peak_gflops, bandwidth_gbs):
-    return flops / peak_gflops / 1e9 + nbytes / bandwidth_gbs / 1e9
 
 
 def ring_loop(nbytes, world_size):
@@ -117,27 +144,45 @@ def ring_half(nbytes, world_size):
     return (world_size - 1) / world_size * nbytes
 
 
-@pytest.mark.parametrize("ex_id,fn,diagnosis", [
-    ("10-training-memory", memory_dict, None),
-    ("10-training-memory", memory_no_grads, "The gradients are missing"),
-    ("10-training-memory", memory_adam_one, "Adam keeps two tensors"),
-    ("10-max-batch", batch_floor, None),
-    ("10-max-batch", batch_ceil, "That rounds up"),
-    ("10-max-batch", batch_no_fixed, "The fixed part is missing"),
-    ("11-bound", bound_ridge, None),
-    ("11-bound", bound_ridge_le, "Exactly at the ridge point"),
-    ("11-bound", bound_bytes_per_flop, "That divides bytes by FLOPs"),
-    ("11-roofline-time", time_units, None),
-    ("11-roofline-time", time_sum, "That adds the compute time and the memory time"),
-    ("12-ring-bytes", ring_loop, None),
-    ("12-ring-bytes", ring_half, "That is only the first half"),
+def test_ring_learner_versions():
+    assert verdict("12-ring-bytes", ring_loop)
+    r = verdict("12-ring-bytes", ring_half)
+    assert not r and r.message.startswith("That is only the first half"), r.message
+
+
+# ---------------- learners' own versions (other ways to the right number, and slips)
+
+T4 = SPECS["T4"]
+N_SMALL = 77_562
+
+
+@pytest.mark.parametrize("ex_id,answer,diagnosis", [
+    ("10-training-memory", {o: N_SMALL * 4 * c for o, c in (("sgd", 2), ("momentum", 3), ("adam", 4))}, None),
+    ("10-training-memory", {"sgd": 620_500, "momentum": 930_700, "adam": 1_241_048}, None),    # Adam's step counters
+    ("10-training-memory", {o: N_SMALL * 4 * c for o, c in (("sgd", 1), ("momentum", 2), ("adam", 3))},
+     "that is the parameters alone"),
+    ("10-training-memory", {"sgd": 620_496, "momentum": 930_744, "adam": 930_744}, "Adam keeps two tensors"),
+    ("10-max-batch", (16 * 2**20 - 1_241_048) // 375_528, None),
+    ("10-max-batch", int((16 * 2**20 - 1_241_048) / 375_528), None),
+    ("10-max-batch", math.ceil((16 * 2**20 - 1_241_048) / 375_528), "one image too many"),
+    ("10-max-batch", 16 * 2**20 // 375_528, "the fixed part is missing"),
+    ("11-bound", {"T4 fp32": math.ceil(6 * T4.rate("fp32") / T4.bandwidth_gbs),
+                  "H100 SXM bf16": math.ceil(3 * SPECS["H100 SXM"].rate("bf16") / SPECS["H100 SXM"].bandwidth_gbs)},
+     None),
+    ("11-bound", {"T4 fp32": 151, "H100 SXM bf16": 886}, None),            # the last memory-bound size: within 2 %
+    ("11-bound", {"T4 fp32": 152, "H100 SXM bf16": 1773}, "that counts 4 bytes per element"),
+    ("11-roofline-time", {"vector add": 12 * 2**26 / 320e9 * 1e3, "matmul": 2 * 4096**3 / 8.1e12 * 1e3}, None),
+    ("11-roofline-time", {"vector add": 2.5, "matmul": 17}, None),
+    ("11-roofline-time", {"vector add": 12 * 2**26 / 320e9, "matmul": 2 * 4096**3 / 8.1e12}, "that is in seconds"),
+    ("11-roofline-time", {"vector add": 2.52, "matmul": 2 * 4096**3 / 8.1e12 * 1e3 + 4 * 3 * 4096**2 / 320e9 * 1e3},
+     "that adds the compute time and the memory time"),
 ])
-def test_learner_versions(ex_id, fn, diagnosis):
-    r = verdict(ex_id, fn)
+def test_learner_versions(ex_id, answer, diagnosis):
+    r = verdict(ex_id, answer)
     if diagnosis is None:
         assert r, r.message
     else:
-        assert not r and r.message.startswith(diagnosis), r.message
+        assert not r and diagnosis in r.message, r.message
 
 
 # ---------------- 12-average-grads: learners' functions, checked in one 2-process gloo group

@@ -96,9 +96,10 @@ HINTS: dict[str, list[str]] = {
         "after the loop.",
     ],
     "04-attainable": [
-        "Two roofs: the compute peak, and the memory slope (intensity × bandwidth). Which one limits a kernel?",
-        "A kernel can do no better than either roof, so the lower of the two binds.",
-        "Units: (FLOP/byte) × (GB/s) is already GFLOP/s, like the peak; no factor 1000.",
+        "Two roofs: the compute peak, and the memory slope (intensity × bandwidth). The lower one binds.",
+        "First each kernel's intensity at n = 2048: for the naive kernel the bytes its threads request (exercise "
+        "2's count), for cuBLAS the compulsory n/6 FLOP per byte. Which side of the T4's ridge (8100 / 320) is each?",
+        "Units: (FLOP/byte) × (GB/s) is already GFLOP/s, like the peak; no factor 1000, and multiply, do not divide.",
     ],
     # ---- 05 matmul, tiled
     "05-tiled": [
@@ -203,31 +204,30 @@ HINTS: dict[str, list[str]] = {
     ],
     # ---- 10 memory limits
     "10-training-memory": [
-        "Four parts: the parameters, their gradients, the optimizer's state and the activations.",
+        "Count the parameters first (the cell after the statement prints them); every other part is a multiple.",
         "The gradients are the size of the parameters. SGD keeps no state, momentum one buffer the size of "
         "the parameters, Adam two.",
-        "Count the parameter-sized tensors, and multiply by n_params and by itemsize; activation_bytes is "
-        "already in bytes, add it as it is.",
+        "In float32 each value is 4 bytes: SGD is 2 parameter-sized tensors, momentum 3, Adam 4.",
     ],
     "10-max-batch": [
-        "The fixed part takes its memory first, whatever the batch; the samples share what is left.",
-        "Divide what is left by bytes_per_sample, rounding down (`//`): a batch one sample too big runs out "
-        "of memory.",
-        "When the fixed part alone does not fit, no batch does: the answer is 0, never negative.",
+        "The fixed part takes its memory first, whatever the batch; the images share what is left. The cell "
+        "above prints both parts of the estimate.",
+        "16 MiB is 16 × 2**20 bytes, not 16 × 10**6.",
+        "Divide what is left by the bytes per image, rounding down (`//`): a batch one image too big no longer fits.",
     ],
     # ---- 11 choosing a GPU
     "11-bound": [
-        "First the workload's arithmetic intensity: FLOPs per byte moved.",
-        "Compare it with the GPU's ridge point, peak over bandwidth, also in FLOP per byte (GFLOP/s over GB/s "
-        "needs no factor 1000).",
-        "Below the ridge the arithmetic waits for memory; exactly at the ridge or above, the workload is "
-        "compute-bound (a strict comparison).",
+        "First the matmul's arithmetic intensity as a function of n: 2n³ FLOPs over 3n² elements of itemsize bytes.",
+        "Compute-bound means at or past the ridge point, peak over bandwidth (GFLOP/s over GB/s: no factor 1000). "
+        "Solve intensity(n) ≥ ridge for n, or try sizes with roofline.bound.",
+        "The itemsize matters: BF16 elements are 2 bytes, so the same n moves half the bytes; and the H100's roof "
+        "in BF16 is its Tensor Core rate, SPECS['H100 SXM'].rate('bf16').",
     ],
     "11-roofline-time": [
-        "Two times: the FLOPs at the peak rate, and the bytes at the bandwidth.",
-        "Units: peak_gflops and bandwidth_gbs count 10^9 per second; convert both before dividing.",
-        "The arithmetic and the traffic overlap, so the slower one decides: the larger of the two times, not "
-        "their sum.",
+        "The roofline's rate for a workload is roofline.attainable(flops / bytes, peak, bandwidth), in GFLOP/s.",
+        "The time is the FLOPs over that rate: mind the 10**9 in GFLOP/s, and the answer is in milliseconds.",
+        "The vector add does 1 FLOP per 12 bytes, far left of the ridge: its time is the bytes at the bandwidth. "
+        "The 4096 matmul moves 3 × 4096² × 4 bytes once and is far right: its time is the FLOPs at the peak.",
     ],
     # ---- 12 beyond one GPU
     "12-average-grads": [

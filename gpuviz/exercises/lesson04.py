@@ -1,5 +1,6 @@
 """Exercises of notebook 04, matrix multiply I: the coalesced naive kernel, the naive kernel's
-arithmetic intensity, and the roofline's attainable rate.
+arithmetic intensity, and a prediction with the roofline (the best GFLOP/s of the naive kernel and of
+cuBLAS on a T4), which the notebook then sets beside measured or recorded rates.
 
 The kernel runs under the tracer on a square and a ragged problem; the tracer's coalescing metrics
 catch a kernel that is right but maps x to rows, and the source is read for a float64 accumulator.
@@ -87,27 +88,94 @@ naive_intensity = FunctionExercise(
     ])
 
 
-def _attainable(intensity, peak_gflops, bandwidth_gbs):
-    return min(peak_gflops, intensity * bandwidth_gbs)
+# ---- 04-attainable: predict with the roofline, then measure (notebook 04, section 5)
+
+def predicted_numbers(value, model: dict, mistakes, *, what: str, unit: str, rtol: float):
+    """A prediction, {name: number}, against the model's {name: number}: each within `rtol` (relative) of
+    the model's value passes. For the first number that is off, a known wrong value (`mistakes`: (name,
+    wrong number, why), matched within the same tolerance) names the mistake. Used by 04, 10 and 11."""
+    keys = list(model)
+    single = len(keys) == 1 and not isinstance(value, dict)      # one number: `what` itself, not a dict
+    if single:
+        value = {keys[0]: value}
+    if value is None or isinstance(value, dict) and all(v is None for v in value.values()):
+        return False, f"not done yet: replace each None in `{what}` with your prediction, then run this cell again."
+    if not isinstance(value, dict) or set(value) != set(keys):
+        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+        return False, f"`{what}` should be a dict with the keys {keys} (got {got})."
+    for k in keys:
+        v = value[k]
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return False, f"`{what if single else f'{what}[{k!r}]'}` should be a number in {unit}, got {v!r}."
+
+    def close(v, w):
+        return math.isfinite(float(v)) and abs(float(v) - w) <= rtol * abs(w)
+
+    def fmt(v):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+    for k in keys:
+        v = float(value[k])
+        if close(v, model[k]):
+            continue
+        shown = f"{what if single else f'{what}[{k!r}]'} = {fmt(v)} {unit}"
+        for name, wrong, why in mistakes:
+            if name == k and close(v, wrong):
+                return False, f"{shown}: {why}"
+        return False, (f"{shown} is not within {rtol:.0%} of the model's value. Work it out again step by step "
+                       "from the text above, minding the units.")
+    return True, "within {:.0%} of the model: {}".format(
+        rtol, ", ".join(f"{'' if single else k + ' '}{fmt(model[k])} {unit}" for k in keys))
 
 
-def _cases_roof(rng):
-    cases = [(0.25, 67000.0, 3350.0), (100.0, 67000.0, 3350.0), (20.0, 67000.0, 3350.0), (1 / 6, 8100.0, 320.0),
-             (25.3125, 8100.0, 320.0), (682.7, 8100.0, 320.0)]
-    cases += [(float(i), float(p), float(b)) for i, p, b in zip(rng.uniform(0.05, 500, 4), rng.uniform(5e3, 1e5, 4),
-                                                                rng.uniform(200, 5000, 4))]
-    return cases
+ROOF_N = 2048                  # the largest size notebook 04 times on a GPU
+ROOF_GPU = "T4"                # Colab's GPU: 8.1 TFLOP/s FP32, 320 GB/s on its datasheet
+ATTAINABLE_RTOL = 0.02
 
 
-attainable = FunctionExercise(
-    "attainable", _attainable, _cases_roof, mistakes=[
-        (lambda i, p, b: max(p, i * b), "max instead of min: the lower roof is the one that binds."),
-        (lambda i, p, b: i * b, "the memory slope alone: past the ridge point the compute peak caps the rate."),
-        (lambda i, p, b: p, "the compute peak alone: at low intensity memory bandwidth caps the rate."),
-        (lambda i, p, b: min(p, b / i), "bandwidth / intensity: the memory roof is intensity (FLOP/byte) times "
-                                        "bandwidth (byte/s)."),
-        (lambda i, p, b: min(p, i * b / 1e3), "units: GB/s times FLOP/byte is already GFLOP/s, no factor 1000."),
-    ])
+def attainable_reference(n=ROOF_N, gpu=ROOF_GPU) -> dict:
+    """The roofline's best GFLOP/s at n: the coalesced naive kernel at the intensity of the traffic its
+    threads request (exercise 2), cuBLAS at the compulsory intensity n / 6."""
+    from gpuviz import roofline
+
+    s = roofline.SPECS[gpu]
+    peak, bw = s.fp32_tflops * 1e3, s.bandwidth_gbs
+    return {"naive": roofline.attainable(_naive_intensity(n), peak, bw),
+            "cuBLAS": roofline.attainable(n / 6, peak, bw)}
+
+
+def _attainable_mistakes(n=ROOF_N, gpu=ROOF_GPU):
+    from gpuviz import roofline
+
+    s = roofline.SPECS[gpu]
+    peak, bw = s.fp32_tflops * 1e3, s.bandwidth_gbs
+    naive, comp = _naive_intensity(n), n / 6
+    return [
+        ("naive", peak, "that is the compute roof. At about 0.25 FLOP per byte the naive kernel is far left of the "
+                        f"ridge point ({peak / bw:.1f} FLOP/B): memory caps it at intensity x bandwidth."),
+        ("naive", bw / naive, "that is bandwidth / intensity: the memory roof is intensity (FLOP/byte) times "
+                              "bandwidth (byte/s)."),
+        ("naive", naive * bw / 1e3, "units: GB/s times FLOP/byte is already GFLOP/s, no factor 1000."),
+        ("naive", naive * bw * 1e3, "units: GB/s times FLOP/byte is already GFLOP/s, no factor 1000."),
+        ("naive", 2 * naive * bw, "twice the roof: each step of the naive kernel loads two float32 values, "
+                                  "8 bytes, for its 2 FLOPs (a multiply and an add)."),
+        ("naive", naive / 2 * bw, "half the roof: a multiply and an add are two FLOPs per step of the sum."),
+        ("naive", roofline.attainable(comp, peak, bw) if comp * bw < peak else comp * bw,
+         "that is the compulsory intensity, n / 6: the naive kernel requests a row of A and a column of B for "
+         "every element of C (exercise 2's intensity)."),
+        ("cuBLAS", comp * bw, "that is the memory slope at n / 6 FLOP/B, past the ridge point: there the compute "
+                              "roof (the peak) caps the rate. The lower roof binds."),
+        ("cuBLAS", naive * bw, "that is the naive kernel's intensity: cuBLAS moves each matrix about once, "
+                               "the compulsory n / 6 FLOP per byte."),
+        ("cuBLAS", peak / 1e3, "that is TFLOP/s: the prediction is in GFLOP/s."),
+        ("cuBLAS", bw / comp, "that is bandwidth / intensity: the memory roof is intensity times bandwidth, "
+                              "and here the compute roof is lower anyway."),
+    ]
+
+
+def attainable(value):
+    return predicted_numbers(value, attainable_reference(), _attainable_mistakes(), what="predicted",
+                             unit="GFLOP/s", rtol=ATTAINABLE_RTOL)
 
 
 CHECKS = {

@@ -1,98 +1,132 @@
-"""Exercises of notebook 11, choosing a GPU: classify a workload as memory- or compute-bound on a GPU,
-and the roofline's lower bound on its time."""
+"""Exercises of notebook 11, choosing a GPU: predict with the roofline (gpuviz.roofline's `bound` and
+`attainable`, which the learner uses rather than rewrites), then measure. The learner predicts the
+smallest matrix size that is compute-bound on two GPUs, and the roofline's time of two course
+workloads on a T4; the notebook then times them on a GPU, or shows recorded and datasheet figures.
+
+Answers are `<name>_reference`; the checks are reached through CHECKS only.
+"""
 from __future__ import annotations
 
-from gpuviz.exercises.check import FunctionExercise
+import math
 
-SEED = 11
+from gpuviz.exercises.lesson04 import predicted_numbers
 
-# (flops, nbytes, peak GFLOP/s, bandwidth GB/s): T4 and H100 figures, course workloads, both sides of
-# the ridge, and a workload exactly at the ridge (the roofline counts it as compute-bound)
-_FIXED = [
-    (1e6, 12e6, 8100, 320),                 # vector add on a T4: memory
-    (2 * 4096**3, 12 * 4096**2, 8100, 320),  # big matmul on a T4: compute
-    (2 * 4096**3, 12 * 4096**2, 989500, 3350),   # the same, BF16 Tensor Cores of an H100: compute
-    (2 * 512**3, 4 * (2 * 512**3 + 512**2), 67000, 3350),   # naive matmul on an H100: memory
-    (8100 * 10, 320 * 10, 8100, 320),       # exactly at the ridge: compute
-    (30.0, 1.0, 8100, 320),                 # intensity 30 > ridge 25.3 on a T4: compute
-    (30.0, 1.0, 67000, 3350),               # the same intensity on an H100, FP32 (ridge 20): compute
-    (30.0, 1.0, 989500, 3350),              # ... and memory-bound against BF16 Tensor Cores (ridge 295)
-    (1e13, 1e9, 8100, 320),                 # intensity 10^4, above even the peak's number: compute
-    (1.0, 100.0, 8100, 320),                # intensity 0.01 (100 bytes per FLOP): memory
-    (3.0, 100.0, 8100, 320),                # intensity 0.03: memory (tells unit slips from inverted ridges)
-]
+CROSSOVER_RTOL = 0.02
+TIME_RTOL = 0.02
+VECTOR_N = 2**26                 # notebook 11's vector add: 64 M float32 elements
+MATMUL_N = 4096                  # notebook 11's matmul that moves each matrix once
+# (name, GPU, precision, bytes per element) of the crossover exercise
+CROSSOVERS = (("T4 fp32", "T4", "fp32", 4), ("H100 SXM bf16", "H100 SXM", "bf16", 2))
 
 
-def _bound_cases(rng):
-    cases = list(_FIXED)
-    for _ in range(12):
-        peak = float(rng.choice([8100, 19500, 30300, 67000, 156000, 312000, 989500]))
-        bw = float(rng.choice([300, 320, 600, 936, 1555, 2039, 3350, 4800]))
+def _roof(gpu, precision="fp32"):
+    from gpuviz.roofline import SPECS
+
+    return SPECS[gpu].rate(precision), SPECS[gpu].bandwidth_gbs
+
+
+def _smallest_compute_bound(peak, bw, itemsize, matmul_bytes=None):
+    """The smallest n whose n x n x n matmul, moving each matrix once, is compute-bound (roofline.bound)."""
+    from gpuviz import roofline
+
+    nbytes = matmul_bytes or (lambda n: roofline.matmul_bytes(n, n, n, itemsize))
+    n = 1
+    while roofline.bound(roofline.matmul_flops(n, n, n) / nbytes(n), peak, bw) == "memory":
+        n += 1
+    return n
+
+
+def crossover_reference() -> dict:
+    """{name: smallest compute-bound n} for each row of CROSSOVERS."""
+    return {name: _smallest_compute_bound(*_roof(gpu, prec), size) for name, gpu, prec, size in CROSSOVERS}
+
+
+def _crossover_mistakes():
+    (t4_peak, t4_bw), (h_peak, h_bw) = _roof("T4"), _roof("H100 SXM", "bf16")
+    h_fp32 = _roof("H100 SXM")[0]
+    t4_fp16 = _roof("T4", "fp16")[0]
+    out = []
+    for name, peak, bw, size in (("T4 fp32", t4_peak, t4_bw, 4), ("H100 SXM bf16", h_peak, h_bw, 2)):
         ridge = peak / bw
-        i = ridge * float(rng.choice([0.05, 0.3, 0.8, 1.25, 3.0, 20.0]))
-        nbytes = float(rng.integers(10**3, 10**10))
-        cases.append((i * nbytes, nbytes, peak, bw))
-    return cases
+        out += [
+            (name, _smallest_compute_bound(peak, bw, size, lambda n: size * 2 * n * n),
+             "that counts the reads of A and B but not the write of C: the compulsory traffic moves all three "
+             "matrices once, 3 n^2 elements."),
+            (name, math.ceil(bw / peak * 3 * size / 2) or 1,
+             "that ridge point is upside down: the ridge is peak / bandwidth FLOP per byte (roofline.ridge)."),
+            (name, math.ceil(ridge), "that is the ridge point itself, in FLOP per byte, not a matrix size: find "
+                                     "the smallest n whose intensity, 2n^3 / (bytes moved), reaches it."),
+        ]
+    out += [
+        ("H100 SXM bf16", _smallest_compute_bound(h_peak, h_bw, 4),
+         "that counts 4 bytes per element: BF16 values are 2 bytes (matmul_bytes(n, n, n, 2))."),
+        ("H100 SXM bf16", _smallest_compute_bound(h_fp32, h_bw, 2),
+         "that uses the FP32 peak: BF16 runs on the Tensor Cores, SPECS['H100 SXM'].rate('bf16')."),
+        ("H100 SXM bf16", _smallest_compute_bound(h_fp32, h_bw, 4),
+         "that is the FP32 crossover: BF16 runs on the Tensor Cores (rate('bf16')) with 2-byte elements."),
+        ("T4 fp32", _smallest_compute_bound(t4_fp16, t4_bw, 4),
+         "that uses the T4's FP16 Tensor Core peak: this matmul is FP32, rate('fp32')."),
+        ("T4 fp32", _smallest_compute_bound(t4_peak, t4_bw, 2),
+         "that counts 2 bytes per element: FP32 values are 4 bytes."),
+    ]
+    return out
 
 
-def bound(flops, nbytes, peak_gflops, bandwidth_gbs):
-    return "memory" if flops / nbytes < peak_gflops / bandwidth_gbs else "compute"
+def _check_crossover(value):
+    return predicted_numbers(value, crossover_reference(), _crossover_mistakes(), what="crossover",
+                             unit="(n)", rtol=CROSSOVER_RTOL)
 
 
-BOUND = FunctionExercise(
-    "bound", bound, _bound_cases, seed=SEED, mistakes=[
-        (lambda f, b, p, w: "compute" if f / b < p / w else "memory",
-         "The labels are swapped: a low intensity (few FLOPs per byte) leaves the arithmetic units waiting for "
-         "memory, so it is memory-bound."),
-        (lambda f, b, p, w: "memory" if b / f < p / w else "compute",
-         "That divides bytes by FLOPs. Arithmetic intensity is FLOPs per byte: flops / nbytes."),
-        (lambda f, b, p, w: "memory" if f / b < w / p else "compute",
-         ("That ridge point is upside down. The ridge is where intensity × bandwidth reaches the peak: "
-          "peak_gflops / bandwidth_gbs FLOP per byte.")),
-        (lambda f, b, p, w: "memory" if f / b < p else "compute",
-         ("That compares the intensity (FLOP/byte) with the peak rate (GFLOP/s): different units. Compare it "
-          "with the ridge point, peak_gflops / bandwidth_gbs.")),
-        (lambda f, b, p, w: "memory" if f / b <= p / w else "compute",
-         ("Exactly at the ridge point both roofs meet and the workload can reach the peak rate: the roofline "
-          "counts it as compute-bound (use <, not <=).")),
-        (lambda f, b, p, w: "memory" if f / b < p / w / 1000 else "compute",
-         ("A units slip: peak_gflops and bandwidth_gbs are both per 10^9, so their ratio is already FLOP per "
-          "byte; no factor of 1000.")),
-    ])
+WORKLOADS = {"vector add": (VECTOR_N, 12 * VECTOR_N),                        # 1 FLOP, 3 x 4 bytes per element
+             "matmul": (2 * MATMUL_N**3, 4 * 3 * MATMUL_N**2)}                 # moves each matrix once
 
 
-def _time_cases(rng):
-    cases = [(f, b, p, w) for f, b, p, w in _FIXED]
-    cases += [(0.0, 1e6, 8100, 320), (1e12, 0.0, 8100, 320)]
-    for _ in range(10):
-        cases.append((float(rng.integers(10**6, 10**14)), float(rng.integers(10**4, 10**11)),
-                      float(rng.choice([8100, 67000, 312000, 989500])), float(rng.choice([320, 936, 2039, 3350]))))
-    return cases
+def roofline_time_reference(gpu="T4") -> dict:
+    """Milliseconds at best: FLOPs / the roofline's rate at the workload's intensity."""
+    from gpuviz import roofline
+
+    peak, bw = _roof(gpu)
+    return {k: 1e3 * f / (roofline.attainable(f / b, peak, bw) * 1e9) for k, (f, b) in WORKLOADS.items()}
 
 
-def roofline_time(flops, nbytes, peak_gflops, bandwidth_gbs):
-    return max(flops / (peak_gflops * 1e9), nbytes / (bandwidth_gbs * 1e9))
+def _time_mistakes():
+    peak, bw = _roof("T4")
+    out = []
+    for k, (f, b) in WORKLOADS.items():
+        compute, memory = f / (peak * 1e9), b / (bw * 1e9)
+        right = max(compute, memory)
+        if compute + memory > (1 + TIME_RTOL) * right:     # else the sum is within the tolerance anyway
+            out.append((k, 1e3 * (compute + memory),
+                        "that adds the compute time and the memory time. A GPU overlaps the two (other warps "
+                        "compute while some wait for memory), so the roofline's time is the larger one: FLOPs / "
+                        "attainable rate."))
+        out += [
+            (k, 1e3 * min(compute, memory),
+             "the wrong roof: the lower roof binds, roofline.attainable(intensity, peak, bandwidth), which is the "
+             "min of the two rates, so the slower resource decides the time."),
+            (k, right, "that is in seconds: the prediction is in milliseconds."),
+            (k, 1e6 * right, "that is in microseconds: the prediction is in milliseconds."),
+        ]
+    out += [
+        ("vector add", 1e3 * 8 * VECTOR_N / (bw * 1e9),
+         "that moves 8 bytes per element: the vector add reads x and y and writes out, 12 bytes."),
+        ("vector add", 1e3 * 4 * VECTOR_N / (bw * 1e9),
+         "that moves one array: the vector add reads x and y and writes out, 12 bytes per element."),
+        ("matmul", 1e3 * 2 * MATMUL_N**3 / (_roof("T4", "fp16")[0] * 1e9),
+         "that uses the FP16 Tensor Core peak: this matmul is FP32, rate('fp32')."),
+        ("matmul", 1e3 * 2 * MATMUL_N**3 / (0.25 * bw * 1e9),
+         "that is the naive kernel's traffic (0.25 FLOP per byte): a matmul that moves each matrix once has "
+         "n / 6 FLOP per byte."),
+    ]
+    return out
 
 
-TIME = FunctionExercise(
-    "roofline_time", roofline_time, _time_cases, seed=SEED + 1, mistakes=[
-        (lambda f, b, p, w: f / (p * 1e9) + b / (w * 1e9),
-         ("That adds the compute time and the memory time. A GPU overlaps the two (other warps compute while "
-          "some wait for memory), so the bound is the larger of the two: max(...).")),
-        (lambda f, b, p, w: min(f / (p * 1e9), b / (w * 1e9)),
-         "The slower resource decides: take the larger of the two times (max), not the smaller."),
-        (lambda f, b, p, w: max(f / p, b / w),
-         ("Units: peak_gflops is in 10^9 FLOP/s and bandwidth_gbs in 10^9 bytes/s. Multiply both by 1e9 to "
-          "get seconds.")),
-        (lambda f, b, p, w: max(f / (p * 1e12), b / (w * 1e9)),
-         "peak_gflops is in GFLOP/s (10^9), not TFLOP/s (10^12)."),
-        (lambda f, b, p, w: f / (p * 1e9),
-         "That is only the compute time: a memory-bound workload takes nbytes / bandwidth, which is longer."),
-        (lambda f, b, p, w: b / (w * 1e9),
-         "That is only the memory time: a compute-bound workload takes flops / peak, which is longer."),
-    ])
+def _check_time(value):
+    return predicted_numbers(value, roofline_time_reference(), _time_mistakes(), what="predicted_ms", unit="ms",
+                             rtol=TIME_RTOL)
+
 
 CHECKS = {
-    "11-bound": (2, BOUND),
-    "11-roofline-time": (2, TIME),
+    "11-bound": (2, _check_crossover),
+    "11-roofline-time": (2, _check_time),
 }
