@@ -317,7 +317,7 @@ CASES = {
         (tiled_no_load_barrier, "missing barrier"), (tiled_no_end_barrier, "missing barrier"),
         (tiled_swapped_a, "swapped tile indices"), (tiled_swapped_sum, "swapped tile indices"),
         (tiled_floor_tiles, "Round the number of tiles up"), (tiled_unguarded_loads, "guard each load"),
-        (tiled_early_exit, "barrier that not every thread reaches"), (tiled_float64, "float64 accumulation"),
+        (tiled_early_exit, "barrier not reached by every thread"), (tiled_float64, "float64 accumulation"),
         (tiled_float_call, "float64 accumulation: `acc = float(0)`"),
         (mk.matmul_coalesced, "no shared memory")]),
     "05-regblock": (stub_kernel, regblock_ok, [

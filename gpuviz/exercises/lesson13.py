@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from gpuviz import tritonkit
-from gpuviz.exercises.lesson01 import mismatch
+from gpuviz.exercises.check import mismatch
 
 SEED = 1313
 PAD = 4096        # elements of padding, NaN, before and after each tensor a kernel gets: on a GPU, where
