@@ -200,3 +200,28 @@ def test_a_counter_is_not_a_float64_accumulator(tmp_path):
     from gpuviz.exercises.check import literal_accumulators
 
     assert literal_accumulators(_f64_kernel("float32_call", tmp_path)) == []    # `n = 0; n += 1` is an int
+
+
+def test_kernel_exercise_hooks():
+    """mistakes (a known-wrong formula reproduced), diagnose (a lesson's own words, seeing the launch) and
+    requires (right values, but not done the way the exercise asks) each name what they recognise."""
+    from dataclasses import replace
+
+    from gpuviz.exercises.check import Case, at_most_atomics, uses_shared
+
+    ex = replace(K.VADD, shapes=[45], blocks=[32], mistakes=[(lambda x, y, out: {"out": x - y}, "x - y: subtracted.")])
+    ok, msg = ex(K.vadd_minus)
+    assert not ok and msg == "vadd[2, 32] on shape (45,): x - y: subtracted."
+    assert ex(K.vadd_ok) == (True, "1 launch checked under the tracer")
+    seen = replace(ex, diagnose=[lambda run: f"{run.nthreads} threads, {int(run.written('out').sum())} written"])
+    assert seen(K.vadd_ok) == (False, "vadd[2, 32] on shape (45,): 64 threads, 45 written")
+    ok, msg = replace(ex, requires=[uses_shared("stage x in shared memory.")])(K.vadd_ok)
+    assert not ok and msg.endswith("stage x in shared memory.")
+    atomics = replace(ex, requires=[at_most_atomics("out", 1)])
+    assert atomics(K.vadd_ok)[0]
+    ok, msg = atomics(K.vadd_atomic)
+    assert not ok and "45 atomics on out from 2 blocks: at most 1 per block" in msg
+    cases = replace(ex, cases=lambda rng, n=45: [Case(K._vec(rng, (n,)), 1, 64, f"n = {n}", shape=(n,))])
+    assert cases(K.vadd_ok, n=50) == (True, "1 launch checked under the tracer")   # the check's keywords reach cases
+    ok, msg = cases(K.vadd_ok, n=70)
+    assert not ok and msg.startswith("n = 70: wrong grid size")

@@ -586,7 +586,7 @@ class KernelExercise:
             why = float64_message(kernel) or float64_array_message(kernel)
             if why:
                 return False, why
-        return True, f"{launches} launches checked under the tracer"
+        return True, f"{launches} launch{'es' if launches != 1 else ''} checked under the tracer"
 
     def _launch(self, kernel, griddim, block, args):
         """(trace, args after the launch) or (None, why it could not run)."""
