@@ -4,7 +4,7 @@ import pytest
 from fixtures import kernel_exercises as K
 from fixtures.notebook_cells import answer, exercises
 
-from gpuviz.exercises import lesson00
+from gpuviz.exercises import get, lesson00
 from gpuviz.exercises.check import NOT_DONE, STRICT_ENV, CheckFailed, check
 
 NOTEBOOK_EXERCISES = exercises()
@@ -20,8 +20,7 @@ def test_notebook_solution_passes_and_stub_fails(ex_id, nb, solution, stub, prea
     assert not r.passed and r.points == 0 and r.message
 
 
-BANKS = [(ex_id, fn, why) for ex_id, ex in (("00-flops", lesson00.FLOPS), ("00-bytes", lesson00.BYTES),
-                                            ("00-crossover", lesson00.CROSSOVER)) for fn, why in ex.mistakes]
+BANKS = [(ex_id, fn, why) for ex_id in ("00-flops", "00-bytes", "00-crossover") for fn, why in get(ex_id)[1].mistakes]
 
 
 @pytest.mark.parametrize("ex_id,wrong,why", BANKS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BANKS)])
@@ -32,9 +31,9 @@ def test_lesson00_mistakes_are_diagnosed(ex_id, wrong, why):
 
 
 def test_lesson00_references_and_stub():
-    assert lesson00.flops(2, 3, 4) == 48 and lesson00.nbytes(2, 3, 4, 2) == 2 * (8 + 12 + 6)
-    assert lesson00.crossover([1, 2, 3], [1, 1, 1], [0, 2, 0]) == 3
-    assert lesson00.crossover([], [], []) is None
+    assert lesson00.flops_reference(2, 3, 4) == 48 and lesson00.nbytes_reference(2, 3, 4, 2) == 2 * (8 + 12 + 6)
+    assert lesson00.crossover_reference([1, 2, 3], [1, 1, 1], [0, 2, 0]) == 3
+    assert lesson00.crossover_reference([], [], []) is None
 
     def matmul_flops(m, n, k):
         raise NotImplementedError()
@@ -90,7 +89,7 @@ def test_learner_sees_a_loud_line_and_no_exception(capsys, monkeypatch):
     r = check("00-flops", lambda m, n, k: m * n * k)
     out = capsys.readouterr()
     assert not r and out.err.startswith("❌ 00-flops failed: That counts one operation") and not out.out
-    r = check("00-flops", lesson00.flops)
+    r = check("00-flops", lesson00.flops_reference)
     assert r and r.points == r.max_points == 2
     assert capsys.readouterr().out == "✅ 00-flops passed (10 cases).\n"
     r._ipython_display_()                        # as the cell's last value: not printed a second time
@@ -103,7 +102,7 @@ def test_strict_mode_raises(monkeypatch):
     monkeypatch.setenv(STRICT_ENV, "1")
     with pytest.raises(CheckFailed, match="00-bytes failed: not done yet"):
         check("00-bytes", lambda m, n, k, itemsize=4: (_ for _ in ()).throw(NotImplementedError()))
-    assert check("00-bytes", lesson00.nbytes).passed
+    assert check("00-bytes", lesson00.nbytes_reference).passed
     monkeypatch.setenv(STRICT_ENV, "0")
     assert not check("00-bytes", lambda *a: 0).passed
     with pytest.raises(AssertionError):
@@ -114,7 +113,7 @@ def test_learner_errors_and_unknown_ids():
     r = check("00-flops", lambda m, n, k: m / 0)
     assert r.message == "your code raised ZeroDivisionError: division by zero"
     with pytest.raises(KeyError, match="did you mean 00-flops"):
-        check("00-flop", lesson00.flops)
+        check("00-flop", lesson00.flops_reference)
 
 
 # ---------------- the float64 detector, held to what Numba itself compiles
@@ -201,3 +200,28 @@ def test_a_counter_is_not_a_float64_accumulator(tmp_path):
     from gpuviz.exercises.check import literal_accumulators
 
     assert literal_accumulators(_f64_kernel("float32_call", tmp_path)) == []    # `n = 0; n += 1` is an int
+
+
+def test_kernel_exercise_hooks():
+    """mistakes (a known-wrong formula reproduced), diagnose (a lesson's own words, seeing the launch) and
+    requires (right values, but not done the way the exercise asks) each name what they recognise."""
+    from dataclasses import replace
+
+    from gpuviz.exercises.check import Case, at_most_atomics, uses_shared
+
+    ex = replace(K.VADD, shapes=[45], blocks=[32], mistakes=[(lambda x, y, out: {"out": x - y}, "x - y: subtracted.")])
+    ok, msg = ex(K.vadd_minus)
+    assert not ok and msg == "vadd[2, 32] on shape (45,): x - y: subtracted."
+    assert ex(K.vadd_ok) == (True, "1 launch checked under the tracer")
+    seen = replace(ex, diagnose=[lambda run: f"{run.nthreads} threads, {int(run.written('out').sum())} written"])
+    assert seen(K.vadd_ok) == (False, "vadd[2, 32] on shape (45,): 64 threads, 45 written")
+    ok, msg = replace(ex, requires=[uses_shared("stage x in shared memory.")])(K.vadd_ok)
+    assert not ok and msg.endswith("stage x in shared memory.")
+    atomics = replace(ex, requires=[at_most_atomics("out", 1)])
+    assert atomics(K.vadd_ok)[0]
+    ok, msg = atomics(K.vadd_atomic)
+    assert not ok and "45 atomics on out from 2 blocks: at most 1 per block" in msg
+    cases = replace(ex, cases=lambda rng, n=45: [Case(K._vec(rng, (n,)), 1, 64, f"n = {n}", shape=(n,))])
+    assert cases(K.vadd_ok, n=50) == (True, "1 launch checked under the tracer")   # the check's keywords reach cases
+    ok, msg = cases(K.vadd_ok, n=70)
+    assert not ok and msg.startswith("n = 70: wrong grid size")

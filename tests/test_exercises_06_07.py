@@ -241,7 +241,7 @@ CASES = {
     "06-sgd": (stub3, [sgd_ok], [
         (sgd_ascent, "uphill"), (sgd_no_lr, "learning rate is missing"), (sgd_replace, "replaces the weight"),
         (sgd_divide, "divided by the learning rate"), (sgd_scaled, "not lr * g[i] * w[i]"),
-        (sgd_no_stride, "never updated"), (sgd_no_guard, "grid stride"), (sgd_off_by_one, "Stop the loop at w.size"), (sgd_into_g, "went into g")]),
+        (sgd_no_stride, "never written"), (sgd_no_guard, "grid stride"), (sgd_off_by_one, "Stop the loop at w.size"), (sgd_into_g, "went into g")]),
 }
 
 

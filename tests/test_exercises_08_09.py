@@ -321,7 +321,7 @@ def temp_numpy(logits, temperature):                  # NumPy output: accepted
 
 # exercise id -> (solutions, [(wrong answer, words the diagnosis must contain)])
 CASES = {
-    "08-im2col": ([im2col_ok, im2col_unfold, lesson08.im2col], [
+    "08-im2col": ([im2col_ok, im2col_unfold, lesson08.im2col_reference], [
         (im2col_kkc, "(channel, kernel row, kernel column)"), (im2col_patch_t, "kernel transposed"),
         (im2col_rows, "transposed: return shape (N, C·k·k, L)"), (im2col_no_pad, "padding is ignored"),
         (im2col_no_stride, "stride is ignored")]),
@@ -339,10 +339,10 @@ CASES = {
         (cell_sigmoid_g, "not sigmoid"), (cell_no_tanh, "passes through tanh"), (cell_one_bias, "b_hh is missing"),
         (cell_swapped, "c_new = f * c + i * g"), (cell_only_h, "pair (h_new, c_new)"),
         (cell_no_hidden, "differ from nn.LSTMCell")]),
-    "09-sequences": ([seq_ok, lesson09.make_sequences], [
+    "09-sequences": ([seq_ok, lesson09.make_sequences_reference], [
         (seq_no_shift, "shifted by one"), (seq_swapped, "swapped"), (seq_transposed, "transposed"),
         (seq_chunks, "chunks of T+1"), (seq_sliding, "overlap"), (seq_too_many, "your code raised ValueError")]),
-    "09-temperature": ([temp_ok, temp_power, temp_numpy, lesson09.softmax_temperature], [
+    "09-temperature": ([temp_ok, temp_power, temp_numpy, lesson09.softmax_temperature_reference], [
         (temp_times, "multiplied by the temperature"), (temp_ignored, "temperature is ignored"),
         (temp_exp_only, "sum to 1"), (temp_overflow, "overflows"), (temp_dim0, "wrong axis")]),
 }
@@ -396,7 +396,7 @@ def test_references_agree_with_torch():
     x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
     for k, s, p in ((3, 1, 1), (2, 2, 0), (3, 2, 1)):
         want = F.unfold(torch.from_numpy(x), k, stride=s, padding=p).numpy()
-        np.testing.assert_array_equal(lesson08.im2col(x, k, s, p), want)
-        assert lesson08.conv_out_size(7, k, s, p) * lesson08.conv_out_size(6, k, s, p) == want.shape[-1]
+        np.testing.assert_array_equal(lesson08.im2col_reference(x, k, s, p), want)
+        assert lesson08.conv_out_size_reference(7, k, s, p) * lesson08.conv_out_size_reference(6, k, s, p) == want.shape[-1]
     logits = torch.randn(3, 10)
-    torch.testing.assert_close(lesson09.softmax_temperature(logits, 1.0), torch.softmax(logits, -1))
+    torch.testing.assert_close(lesson09.softmax_temperature_reference(logits, 1.0), torch.softmax(logits, -1))

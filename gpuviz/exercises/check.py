@@ -34,7 +34,7 @@ import numpy as np
 STRICT_ENV = "GPUVIZ_STRICT"
 NOT_DONE = "not done yet: replace `raise NotImplementedError()` with your code, then run this cell again."
 
-__all__ = ["CheckFailed", "FunctionExercise", "KernelExercise", "Result", "check", "passed", "strict_mode"]
+__all__ = ["Case", "CheckFailed", "FunctionExercise", "KernelExercise", "Result", "Run", "check", "passed", "strict_mode"]
 
 
 class CheckFailed(AssertionError):
@@ -388,13 +388,140 @@ def float64_message(kernel) -> str | None:
             f"Start from `{name} = float32(0.0)`.")
 
 
+def float64_array_message(kernel) -> str | None:
+    """Why a float32 kernel's local or shared array is float64, or None."""
+    from gpuviz.tracer.kernelsource import python_function
+
+    try:
+        src = inspect.getsource(python_function(kernel))
+    except (OSError, TypeError):
+        return None
+    m = re.search(r"cuda\.(local|shared)\.array\(([^)]*)\bfloat64\)", src)
+    if not m:
+        return None
+    return (f"float64 accumulation: `cuda.{m.group(1)}.array({m.group(2)}float64)` holds 64-bit floats, so "
+            f"the sums kept in it run in double precision; make it `cuda.{m.group(1)}.array({m.group(2)}float32)`.")
+
+
+# ---- the recurring words of kernel checks: each written once, here
+COL_ROW = "cuda.grid(2) returns (x, y), and x runs along columns: `col, row = cuda.grid(2)`."
+GUARD = "missing guard (the grid has more threads than elements, so the extra threads must do nothing): "
+ROUND_UP = "Round the number of blocks up: (n + threads - 1) // threads."
+BLOCK_INDEX = "Use cuda.grid(1) (= blockIdx.x * blockDim.x + threadIdx.x)."
+BAD = ("out_of_bounds", "negative_index", "race", "divergent_barrier")   # problems that fail a kernel check
+
+
+def number_check(value, expected, wrong: dict, what: str):
+    """A predicted number: exact (or within 1e-6 relative) match, known wrong values explained."""
+    if value is None:
+        return False, f"set `{what}` to your answer first (it is still None)."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        return False, f"`{what}` should be a number, got {type(value).__name__}."
+    v = float(value)
+    for w, why in wrong.items():
+        if np.isclose(v, w, rtol=1e-6, atol=0):
+            return False, f"{value} is not right: {why}"
+    if np.isclose(v, expected, rtol=1e-6, atol=0):
+        return True, ""
+    return False, f"{value} is not right; work it out step by step from the text above."
+
+
+def mismatch(got, want, name, rtol=1e-5, atol=1e-6) -> str:
+    """How many values of array `name` are wrong, where the first is, and the expected and actual arrays."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return f"{name} has shape {got.shape}, expected {want.shape}."
+    wrong = ~np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    first = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
+    return (f"{int(wrong.sum())} of {want.size} values of {name} are wrong, the first at {name}"
+            f"[{', '.join(map(str, first))}].\n  expected {name} = {_small(want)}\n  got      {name} = {_small(got)}")
+
+
+def coalesced(*arrays, hint: str = "Neighbouring threads (x) walk down a column. " + COL_ROW, least: float = 0.5):
+    """A requirement for KernelExercise.requires: every warp request to each of `arrays` uses at least
+    `least` of the sectors it touches."""
+    def requirement(run):
+        worst = min((run.trace.metrics.get(a, {}).get("efficiency", 1.0), a) for a in arrays)
+        if worst[0] >= least:
+            return None
+        m = run.trace.metrics[worst[1]]
+        return (f"the values are right, but the kernel is uncoalesced: each warp request to {worst[1]} touched "
+                f"{m['sectors_per_request']:.0f} sectors (coalescing {m['efficiency']:.0%}). {hint}")
+    return requirement
+
+
+def uses_shared(why: str = "the values are right, but the kernel uses no shared memory: stage its tiles in "
+                           "cuda.shared.array and compute from there."):
+    """A requirement for KernelExercise.requires: the kernel declares a shared array."""
+    return lambda run: None if any(b.space == "shared" for b in run.trace.arrays.values()) else why
+
+
+def at_most_atomics(array: str, per_block: int, why: str = ""):
+    """A requirement for KernelExercise.requires: at most `per_block` atomics on `array` per block."""
+    def requirement(run):
+        n = int(run.trace.counts(array, "atomic").sum()) if array in run.trace.arrays else 0
+        blocks = int(np.prod(run.griddim))
+        if n <= per_block * blocks:
+            return None
+        return f"{n} atomics on {array} from {blocks} blocks: at most {per_block} per block. {why}".strip()
+    return requirement
+
+
 def _small(a) -> str:
     return np.array2string(np.asarray(a), precision=4, threshold=16, edgeitems=3, max_line_width=100)
 
 
 @dataclass
+class Case:
+    """One launch of a kernel exercise: the arguments (outputs included), the launch, and how to name it."""
+    args: tuple
+    griddim: Any
+    block: Any
+    where: str | None = None          # default "name[grid, block] on shape S"
+    shape: Any = None
+    hints: dict = field(default_factory=dict)      # merged over the exercise's hints for this launch
+
+
+@dataclass
+class Run:
+    """What a diagnosis sees of one launch: the trace, the arguments before (`args`) and after (`out`) it,
+    the expected outputs (`want`), and the check's keyword arguments (`kw`, e.g. the learner's tile)."""
+    where: str
+    griddim: Any
+    block: Any
+    shape: Any
+    names: list
+    args: tuple
+    out: tuple
+    want: dict
+    trace: Any
+    kw: dict
+
+    @property
+    def problem(self):
+        return next((p for p in self.trace.problems if p.kind in BAD), None)
+
+    @property
+    def nthreads(self) -> int:
+        return int(np.prod(self.griddim)) * int(np.prod(self.block))
+
+    def before(self, name):
+        return self.args[self.names.index(name)]
+
+    def after(self, name):
+        return self.out[self.names.index(name)]
+
+    def written(self, name) -> np.ndarray:
+        return (self.trace.counts(name, "write") + self.trace.counts(name, "atomic")) > 0
+
+    def close(self, name, value, rtol, atol) -> bool:
+        got = self.after(name)
+        return np.shape(got) == np.shape(value) and bool(np.allclose(got, value, rtol=rtol, atol=atol, equal_nan=True))
+
+
+@dataclass
 class KernelExercise:
-    """A kernel checked under the tracer against a NumPy reference.
+    """A kernel checked under the tracer against a NumPy reference: the one framework of kernel exercises.
 
     make_args(rng, shape) -> the kernel's arguments (NumPy arrays and scalars), outputs included.
     reference(*args) -> {argument name: expected array}, computed from the inputs before the launch.
@@ -402,22 +529,46 @@ class KernelExercise:
     blocks: block shapes to launch with (ints for 1D, (x, y) for 2D).
     grid(shape, block) -> grid; default `grid_for`, one thread per element. A learner's own grid
     function can be passed to the check as `grid=`.
-    float32: the exercise asks for float32 arithmetic, so literal accumulators are flagged.
-    hints: extra words per problem kind ("race", "out_of_bounds", ...) for this exercise.
+    cases(rng, **kw) -> [Case]: the launches instead of shapes x blocks, for launches of their own (a matmul's
+    M, K, N with the learner's tile, which the check receives as keyword arguments: `check(kernel, tile=16)`).
+    float32: the exercise asks for float32 arithmetic, so float64 accumulators and arrays are flagged.
+    hints: extra words per problem kind ("race", "out_of_bounds", "divergent_barrier", ...; "race:partial"
+    for one array), "unwritten" (replaces the words on elements never written) and "wrong" (after the
+    values that are wrong); a value may be a function of the `Run`.
+    diagnose: [f(run) -> why or None], lesson-specific diagnoses tried first on every launch (they see the
+    trace's problems and the results).
+    mistakes: [(wrong(*args) -> {name: array}, why)]: known-wrong formulas, recognised by reproducing the
+    learner's outputs, the kernel counterpart of FunctionExercise.mistakes.
+    requires: [f(run) -> why or None] for a launch whose values are right: `coalesced(...)`,
+    `uses_shared()`, `at_most_atomics(...)`.
     """
     name: str
-    make_args: Callable
-    reference: Callable
-    shapes: list
-    blocks: list
+    make_args: Callable | None = None
+    reference: Callable | None = None
+    shapes: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)
     grid: Callable = grid_for
+    cases: Callable | None = None
     float32: bool = False
     rtol: float = 1e-5
     atol: float = 1e-6
     hints: dict = field(default_factory=dict)
+    diagnose: list = field(default_factory=list)
+    mistakes: list = field(default_factory=list)
+    requires: list = field(default_factory=list)
     seed: int = 0
 
-    def __call__(self, kernel, grid: Callable | None = None):
+    def _cases(self, rng, grid, kw):
+        if self.cases is not None:
+            yield from self.cases(rng, **kw)
+            return
+        for shape in self.shapes:
+            shape = shape if isinstance(shape, tuple) else (shape,)
+            base = self.make_args(rng, shape)
+            for block in self.blocks:
+                yield Case(base, (grid or self.grid)(shape, block), block, shape=shape)
+
+    def __call__(self, kernel, grid: Callable | None = None, **kw):
         from gpuviz.tracer.kernelsource import python_function
 
         try:
@@ -425,21 +576,17 @@ class KernelExercise:
         except TypeError:
             return False, f"expected the @cuda.jit kernel {self.name}, got {type(kernel).__name__}."
         rng = np.random.default_rng(self.seed)
-        cases = 0
-        for shape in self.shapes:
-            shape = shape if isinstance(shape, tuple) else (shape,)
-            base = self.make_args(rng, shape)
-            for block in self.blocks:
-                griddim = (grid or self.grid)(shape, block)
-                why = self._one(kernel, names, shape, base, griddim, block, learner_grid=grid is not None)
-                if why:
-                    return False, why
-                cases += 1
-        if self.float32:
-            why = float64_message(kernel)
+        launches = 0
+        for case in self._cases(rng, grid, kw):
+            why = self._one(kernel, names, case, learner_grid=grid is not None, kw=kw)
             if why:
                 return False, why
-        return True, f"{cases} launches checked under the tracer"
+            launches += 1
+        if self.float32:
+            why = float64_message(kernel) or float64_array_message(kernel)
+            if why:
+                return False, why
+        return True, f"{launches} launch{'es' if launches != 1 else ''} checked under the tracer"
 
     def _launch(self, kernel, griddim, block, args):
         """(trace, args after the launch) or (None, why it could not run)."""
@@ -457,7 +604,7 @@ class KernelExercise:
             return None, f"your kernel raised {type(e).__name__}: {e}"
 
     def _correct(self, names, t, args, want) -> bool:
-        return t is not None and not t.problems and all(
+        return t is not None and not any(p.kind in BAD for p in t.problems) and all(
             np.allclose(args[names.index(k)], v, rtol=self.rtol, atol=self.atol, equal_nan=True)
             for k, v in want.items())
 
@@ -468,53 +615,115 @@ class KernelExercise:
         t, out = self._launch(kernel, tuple(reversed(griddim)), tuple(reversed(block)), args)
         return self._correct(names, t, out, want)
 
-    def _one(self, kernel, names, shape, args, griddim, block, learner_grid) -> str | None:
-        want = self.reference(*(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+    def _one(self, kernel, names, case: Case, learner_grid, kw) -> str | None:
+        args, griddim, block = case.args, case.griddim, case.block
+        copy = lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)   # noqa: E731
+        want = self.reference(*copy())
         t, out = self._launch(kernel, griddim, block, args)
-        where = f"{self.name}[{griddim}, {block}] on shape {shape}"
+        where = case.where or f"{self.name}[{griddim}, {block}] on shape {case.shape}"
         if t is None:
             return f"{where}: {'wrong grid size: ' if learner_grid and 'refused' in out else ''}{out}"
-        nthreads = int(np.prod(griddim)) * int(np.prod(block))
-        swapped = ("index mapping transposed: the kernel is right only when the launch's x and y are swapped. "
-                   "cuda.grid(2) returns (x, y), and x runs along columns: `col, row = cuda.grid(2)`.")
-        bad = [p for p in t.problems if p.kind in ("out_of_bounds", "negative_index")]
-        if bad:
+        run = Run(where, griddim, block, case.shape, names, copy(), out, want, t, kw)
+        hints = {**self.hints, **case.hints}
+
+        def hint(key, default=""):
+            h = hints.get(key, default)
+            return h(run) if callable(h) else h
+
+        for diagnosis in self.diagnose:
+            why = diagnosis(run)
+            if why:
+                return f"{where}: {why}"
+        swapped = f"index mapping transposed: the kernel is right only when the launch's x and y are swapped. {COL_ROW}"
+        p = run.problem
+        if p is not None and p.kind in ("out_of_bounds", "negative_index"):
             if self._transposed(kernel, names, args, griddim, block, want):
                 return f"{where}: {swapped}"
-            label = "missing guard (the grid has more threads than elements, so the extra threads must " \
-                    "do nothing): " if nthreads > int(np.prod(shape)) else ""
-            return f"{where}: {label}{bad[0].message} {self.hints.get(bad[0].kind, '')}".strip()
-        if t.problems:
-            p = t.problems[0]
+            space = t.arrays[p.array].space if p.array in t.arrays else "global"
+            label = GUARD if run.nthreads > int(np.prod(case.shape or 1)) and space != "shared" else ""
+            return f"{where}: {label}{p.message} {hint(f'{p.kind}:{p.array}', hint(p.kind))}".strip()
+        if p is not None:
             label = {"divergent_barrier": "barrier not reached by every thread: "}.get(p.kind, "")
             if p.kind == "race":
                 shared = p.array in t.arrays and t.arrays[p.array].space == "shared"
                 label = ("missing barrier (cuda.syncthreads()) between a write to shared memory and another "
                          "thread's access: " if shared else "several threads write the same element: ")
-            return f"{where}: {label}{p.message} {self.hints.get(p.kind, '')}".strip()
+            return f"{where}: {label}{p.message} {hint(f'{p.kind}:{p.array}', hint(p.kind))}".strip()
+        for k, a in enumerate(args):
+            if isinstance(a, np.ndarray) and names[k] not in want and not np.array_equal(a, out[k], equal_nan=True):
+                return (f"{where}: your kernel changed {names[k]}, an input: write the result into "
+                        f"{' and '.join(want)} only, leave the inputs alone.")
         for k, v in want.items():
             got = out[names.index(k)]
-            if np.allclose(got, v, rtol=self.rtol, atol=self.atol, equal_nan=True):
+            if run.close(k, v, self.rtol, self.atol):
                 continue
             if self._transposed(kernel, names, args, griddim, block, want):
                 return f"{where}: {swapped}"
-            written = (t.counts(k, "write") + t.counts(k, "atomic")) > 0 if k in t.arrays else np.ones(v.shape, bool)
+            for wrong, why in self.mistakes:
+                w = wrong(*copy())
+                if all(run.close(n, np.asarray(x), self.rtol, self.atol) for n, x in w.items()):
+                    return f"{where}: {why}"
+            written = run.written(k) if k in t.arrays else np.ones(v.shape, bool)
             if not written.all():
                 missing = int((~written).sum())
-                if nthreads < v.size:
+                if "unwritten" in hints:
+                    return (f"{where} ({run.nthreads} threads for {v.size} elements): {missing} of {v.size} "
+                            f"elements of {k} were never written. {hint('unwritten')}").strip()
+                if run.nthreads < v.size:
                     return (f"{where}: wrong grid size: {int(np.prod(griddim))} blocks of {int(np.prod(block))} "
-                            f"threads are {nthreads} threads for {v.size} elements, so {missing} elements "
+                            f"threads are {run.nthreads} threads for {v.size} elements, so {missing} elements "
                             f"of {k} were never written. " +
-                            ("Round the number of blocks up: (n + threads - 1) // threads." if learner_grid else
+                            (ROUND_UP if learner_grid else
                              "This launch has fewer threads than elements on purpose: loop with a stride of "
                              "cuda.gridsize(1) so each thread handles several elements."))
                 per_block = int(np.prod(block))
                 if written.ravel()[:per_block].all() and not written.ravel()[per_block:].any():
-                    return (f"{where}: only the first {per_block} elements of {k} were written: the index "
-                            "ignores the block. Use cuda.grid(1) (= blockIdx.x * blockDim.x + threadIdx.x).")
+                    return (f"{where}: only the first {per_block} elements of {k} were written (by block 0): the "
+                            f"index ignores the block. {BLOCK_INDEX}")
                 return f"{where}: {missing} of {v.size} elements of {k} were never written."
-            wrong = ~np.isclose(got, v, rtol=self.rtol, atol=self.atol, equal_nan=True)
-            first = tuple(int(i) for i in np.argwhere(wrong)[0])
-            return (f"{where}: {int(wrong.sum())} of {v.size} values of {k} are wrong, the first at {k}"
-                    f"[{', '.join(map(str, first))}].\n  expected {k} = {_small(v)}\n  got      {k} = {_small(got)}")
+            return f"{where}: {mismatch(got, v, k, self.rtol, self.atol)} {hint('wrong')}".strip()
+        for requirement in self.requires:
+            why = requirement(run)
+            if why:
+                return f"{where}: {why}"
         return None
+
+
+# ---------------------------------------------------------------- predictions
+
+def predicted_numbers(value, model: dict, mistakes, *, what: str, unit: str, rtol: float):
+    """A prediction, {name: number}, against the model's {name: number}: each within `rtol` (relative) of
+    the model's value passes. For the first number that is off, a known wrong value (`mistakes`: (name,
+    wrong number, why), matched within the same tolerance) names the mistake. The check of every predict-then-measure exercise (04, 10, 11)."""
+    keys = list(model)
+    single = len(keys) == 1 and not isinstance(value, dict)      # one number: `what` itself, not a dict
+    if single:
+        value = {keys[0]: value}
+    if value is None or isinstance(value, dict) and all(v is None for v in value.values()):
+        return False, f"not done yet: replace each None in `{what}` with your prediction, then run this cell again."
+    if not isinstance(value, dict) or set(value) != set(keys):
+        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+        return False, f"`{what}` should be a dict with the keys {keys} (got {got})."
+    for k in keys:
+        v = value[k]
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return False, f"`{what if single else f'{what}[{k!r}]'}` should be a number in {unit}, got {v!r}."
+
+    def close(v, w):
+        return math.isfinite(float(v)) and abs(float(v) - w) <= rtol * abs(w)
+
+    def fmt(v):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+    for k in keys:
+        v = float(value[k])
+        if close(v, model[k]):
+            continue
+        shown = f"{what if single else f'{what}[{k!r}]'} = {fmt(v)} {unit}"
+        for name, wrong, why in mistakes:
+            if name == k and close(v, wrong):
+                return False, f"{shown}: {why}"
+        return False, (f"{shown} is not within {rtol:.0%} of the model's value. Work it out again step by step "
+                       "from the text above, minding the units.")
+    return True, "within {:.0%} of the model: {}".format(
+        rtol, ", ".join(f"{'' if single else k + ' '}{fmt(model[k])} {unit}" for k in keys))

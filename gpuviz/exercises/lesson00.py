@@ -14,12 +14,12 @@ def _dims(rng, n=6):
     return fixed + [tuple(int(v) for v in rng.choice(np.arange(2, 2000), 3, replace=False)) for _ in range(n)]
 
 
-def flops(m, n, k):
+def flops_reference(m, n, k):
     return 2 * m * n * k
 
 
-FLOPS = FunctionExercise(
-    "matmul_flops", flops, _dims, seed=SEED, mistakes=[
+_FLOPS = FunctionExercise(
+    "matmul_flops", flops_reference, _dims, seed=SEED, mistakes=[
         (lambda m, n, k: m * n * k,
          ("That counts one operation per multiply-add; a multiply-add is two FLOPs (a multiply and an add), "
           "so the product does 2·m·n·k.")),
@@ -38,12 +38,12 @@ def _bytes_cases(rng):
     return _dims(rng, 3) + [d + (s,) for d, s in zip(_dims(rng, 3)[1:], (2, 8, 1, 4, 2, 8))]
 
 
-def nbytes(m, n, k, itemsize=4):
+def nbytes_reference(m, n, k, itemsize=4):
     return itemsize * (m * k + k * n + m * n)
 
 
-BYTES = FunctionExercise(
-    "matmul_bytes", nbytes, _bytes_cases, seed=SEED + 1, mistakes=[
+_BYTES = FunctionExercise(
+    "matmul_bytes", nbytes_reference, _bytes_cases, seed=SEED + 1, mistakes=[
         (lambda m, n, k, itemsize=4: itemsize * (m * k + k * n),
          "That counts only A and B: the result C (m×n) must be written to memory too."),
         (lambda m, n, k, itemsize=4: itemsize * (m * k + k * n + 2 * m * n),
@@ -81,7 +81,7 @@ def _timings(rng):
     return cases
 
 
-def crossover(sizes, cpu_seconds, gpu_seconds):
+def crossover_reference(sizes, cpu_seconds, gpu_seconds):
     wins = np.asarray(gpu_seconds, float) < np.asarray(cpu_seconds, float)
     losses = np.flatnonzero(~wins)
     first = 0 if losses.size == 0 else int(losses[-1]) + 1
@@ -93,7 +93,7 @@ def _first_win(sizes, cpu, gpu):
 
 
 def _index(sizes, cpu, gpu):
-    x = crossover(sizes, cpu, gpu)
+    x = crossover_reference(sizes, cpu, gpu)
     return None if x is None else list(sizes).index(x)
 
 
@@ -102,21 +102,21 @@ def _last_loss(sizes, cpu, gpu):
     return losses[-1] if losses else None
 
 
-CROSSOVER = FunctionExercise(
-    "crossover", crossover, _timings, seed=SEED + 2, mistakes=[
+_CROSSOVER = FunctionExercise(
+    "crossover", crossover_reference, _timings, seed=SEED + 2, mistakes=[
         (_first_win,
          ("That returns the first size where the GPU is faster, but the GPU loses again at a larger size. The "
           "crossover is the size from which the GPU wins at every larger size too.")),
         (_index, "That returns a position in the list, not a size: return sizes[i]."),
-        (lambda s, c, g: crossover(s, g, c),
+        (lambda s, c, g: crossover_reference(s, g, c),
          "That compares the wrong way round: the GPU is faster where gpu_seconds < cpu_seconds."),
         (_last_loss, "That returns the last size where the CPU still wins; the crossover is the size after it."),
-        (lambda s, c, g: -1 if crossover(s, c, g) is None else crossover(s, c, g),
+        (lambda s, c, g: -1 if crossover_reference(s, c, g) is None else crossover_reference(s, c, g),
          "When the GPU never stays ahead, return None, not -1."),
     ])
 
 CHECKS = {
-    "00-flops": (2, FLOPS),
-    "00-bytes": (2, BYTES),
-    "00-crossover": (2, CROSSOVER),
+    "00-flops": (2, _FLOPS),
+    "00-bytes": (2, _BYTES),
+    "00-crossover": (2, _CROSSOVER),
 }

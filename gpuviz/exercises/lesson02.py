@@ -8,81 +8,64 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuviz.exercises.check import float64_message
-from gpuviz.exercises.lesson01 import first_problem, mismatch, number_check, run_traced
+from gpuviz.exercises.check import COL_ROW, Case, KernelExercise, coalesced, number_check
 
 SEED = 202
 
 
-def copy2d(kernel):
-    rng = np.random.default_rng(SEED)
+def copy2d_reference(src, dst):
+    return {"dst": src}
+
+
+def _copy2d_cases(rng):
     for h, w in ((48, 48), (40, 70)):                 # square first (coalescing), then ragged edges (guards)
-        ok, msg = _copy2d_once(kernel, rng, h, w)
-        if not ok:
-            return ok, msg
-    return True, ""
+        args = (rng.random((h, w), dtype=np.float32), np.full((h, w), np.nan, np.float32))
+        yield Case(args, ((w + 15) // 16, (h + 15) // 16), (16, 16), f"launch on a {h}x{w} array with blocks of 16x16",
+                   shape=(h, w))
 
 
-def _copy2d_once(kernel, rng, h, w):
-    src = rng.random((h, w), dtype=np.float32)
-    dst = np.full((h, w), np.nan, dtype=np.float32)
-    grid, block = ((w + 15) // 16, (h + 15) // 16), (16, 16)
-    t, err = run_traced(kernel, grid, block, src, dst)
-    if err:
-        return False, err
-    p = first_problem(t)
-    if p is not None:
-        return False, (f"launch on a {h}x{w} array with blocks of 16x16: {p.message} "
-                       "With col, row = cuda.grid(2), guard with row < dst.shape[0] and col < dst.shape[1].")
-    if np.isnan(dst).any():
-        return False, (f"{int(np.isnan(dst).sum())} of {h * w} elements were never written. cuda.grid(2) returns "
-                       "(x, y) = (column, row); the launch has x along the columns.")
-    if not np.array_equal(dst, src):
-        if dst.shape == src.T.shape or np.array_equal(dst[:min(h, w), :min(h, w)], src.T[:min(h, w), :min(h, w)]):
-            return False, "dst holds the transpose of src: read src[row, col], not src[col, row]."
-        return False, mismatch(dst, src, "dst")
-    m = t.metrics.get("src", {})
-    if m.get("efficiency", 1.0) < 0.5:
-        return False, (f"the values are right, but each warp request to src touched {m['sectors_per_request']:.0f} "
-                       f"sectors (coalescing {m['efficiency']:.0%}): neighbouring threads (x) walk down a column. "
-                       "Let x index the column: `col, row = cuda.grid(2)`.")
-    return True, ""
+_copy2d = KernelExercise(
+    "copy2d", reference=copy2d_reference, cases=_copy2d_cases, seed=SEED,
+    hints={"out_of_bounds": f"{COL_ROW} Guard with row < dst.shape[0] and col < dst.shape[1]."},
+    mistakes=[(lambda src, dst: {"dst": src.T}, "dst holds the transpose of src: read src[row, col], not src[col, row].")],
+    requires=[coalesced("src")])
 
 
-def col_sums(kernel):
-    rng = np.random.default_rng(SEED + 1)
+def col_sums_reference(a, out):
+    return {"out": a.sum(axis=0, dtype=np.float64)}
+
+
+def _col_sums_cases(rng):
     for rows, cols, tpb in ((17, 70, 32), (50, 40, 32)):
-        a = rng.random((rows, cols), dtype=np.float32)
-        out = np.full(cols, np.nan, dtype=np.float32)
         grid = (cols + tpb - 1) // tpb
-        t, err = run_traced(kernel, grid, tpb, a, out)
-        if err:
-            return False, err
-        p = first_problem(t)
-        if p is not None:
-            return False, f"a {rows}x{cols} matrix, {grid} blocks of {tpb}: {p.message}"
-        want = a.sum(axis=0, dtype=np.float64)
-        filled = ~np.isnan(out)
-        if np.allclose(out[:rows][filled[:rows]], a.sum(axis=1)[:cols][filled[:rows]], rtol=1e-5) \
-                and not np.allclose(out, want, rtol=1e-5):
-            return False, "those are row sums: thread c must add up column c, a[r, c] for every row r."
-        if (~filled).any():
-            return False, f"{int((~filled).sum())} of {cols} column sums were never written (one thread per column)."
-        if np.allclose(out, want - a[0], rtol=1e-5):
-            return False, "row 0 is left out of every sum: loop over range(a.shape[0])."
-        if not np.allclose(out, want, rtol=1e-5):
-            return False, mismatch(out, want.astype(np.float32), "out")
-        m = t.metrics.get("a", {})
-        if m.get("efficiency", 1.0) < 0.5:
-            return False, (f"the sums are right, but each warp request to a touched {m['sectors_per_request']:.0f} "
-                           "sectors: make neighbouring threads read neighbouring columns of one row, a[r, c].")
-    why = float64_message(kernel)
-    if why:
-        return False, why
-    return True, ""
+        args = (rng.random((rows, cols), dtype=np.float32), np.full(cols, np.nan, np.float32))
+        yield Case(args, grid, tpb, f"a {rows}x{cols} matrix, {grid} blocks of {tpb}", shape=(cols,))
 
 
-def intensity(value):
+def _row_sums(run):
+    """Thread r summed row r: the sums that were written are row sums."""
+    if run.problem is not None:
+        return None
+    a, out = run.before("a"), run.after("out")
+    rows = a.shape[0]
+    filled = ~np.isnan(out[:rows])
+    rowsums = a.sum(axis=1)[:out.size][filled]
+    if filled.any() and np.allclose(out[:rows][filled], rowsums, rtol=1e-5) \
+            and not np.allclose(out, run.want["out"], rtol=1e-5):
+        return "those are row sums: thread c must add up column c, a[r, c] for every row r."
+    return None
+
+
+_col_sums = KernelExercise(
+    "col_sums", reference=col_sums_reference, cases=_col_sums_cases, seed=SEED + 1, float32=True,
+    diagnose=[_row_sums],
+    hints={"unwritten": "One thread per column: thread c writes out[c]."},
+    mistakes=[(lambda a, out: {"out": a[1:].sum(axis=0, dtype=np.float64)},
+               "row 0 is left out of every sum: loop over range(a.shape[0]).")],
+    requires=[coalesced("a", hint="make neighbouring threads read neighbouring columns of one row, a[r, c].")])
+
+
+def _intensity(value):
     return number_check(value, 1 / 6, {
         0.25: "2 FLOPs / 8 bytes leaves out the write of out[i]: it moves 4 bytes too.",
         1 / 12: "that is half the answer: SAXPY does 2 FLOPs per element (a multiply and an add) on 4-byte "
@@ -94,7 +77,7 @@ def intensity(value):
 
 
 CHECKS = {
-    "02-copy2d": (2, copy2d),
-    "02-col-sums": (2, col_sums),
-    "02-intensity": (1, intensity),
+    "02-copy2d": (2, _copy2d),
+    "02-col-sums": (2, _col_sums),
+    "02-intensity": (1, _intensity),
 }

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuviz.exercises.lesson01 import first_problem, mismatch, number_check, run_traced
+from gpuviz.exercises.check import Case, KernelExercise, number_check
 
 SEED = 303
 TPB = 128       # the notebook's block size: block_sums uses cuda.shared.array(TPB, float32)
 BINS = 32
 
 
-def atomic_count(value):
+def _atomic_count(value):
     return number_check(value, 3907, {
         1_000_000: "one atomic per element is sum_atomic (stage 1); sum_tree adds one number per block.",
         3906: "1,000,000 / 256 = 3906.25 rounds up: the last, partly filled block adds its sum too.",
@@ -24,78 +24,73 @@ def atomic_count(value):
     }, "tree_atomics")
 
 
-def _reason(p):
-    if p.kind == "race" and p.array == "partial":
-        return " Only thread 0 of each block should write the block's sum (`if t == 0:`)."
-    if p.kind == "race":
-        return (" A race in shared memory usually means a missing cuda.syncthreads(): one after loading "
-                "cache[t], and one at the end of every step of the loop.")
-    if p.kind == "divergent_barrier":
-        return (" Every thread of the block must reach the same cuda.syncthreads(): put it outside "
-                "`if t < step:`, in the loop body.")
-    if p.kind == "out_of_bounds":
-        return (" Threads past the end of x load 0: cache[t] = x[i] if i < x.size else float32(0.0); "
-                "and the first step is TPB // 2.")
-    return ""
+def block_sums_reference(x, partial):
+    padded = np.zeros(partial.size * TPB, np.float64)
+    padded[:x.size] = x
+    return {"partial": padded.reshape(partial.size, TPB).sum(axis=1)}
 
 
-def block_sums(kernel):
-    rng = np.random.default_rng(SEED)
+def _block_sums_cases(rng):
     for n in (3 * TPB + 57, 2 * TPB):
-        x = rng.random(n, dtype=np.float32)
         grid = (n + TPB - 1) // TPB
-        partial = np.full(grid, np.nan, dtype=np.float32)
-        t, err = run_traced(kernel, grid, TPB, x, partial)
-        if err:
-            return False, err
-        p = first_problem(t)
-        if p is not None:
-            return False, f"n = {n}, {grid} blocks of {TPB}: {p.message}{_reason(p)}"
-        writes = t.counts("partial", "write") + t.counts("partial", "atomic")
-        if (writes > 1).any():
-            return False, (f"partial[{int(np.argmax(writes))}] was written {int(writes.max())} times: only thread 0 "
-                           "of each block should write the block's sum (`if t == 0:`).")
-        padded = np.zeros(grid * TPB, np.float64)
-        padded[:n] = x
-        want = padded.reshape(grid, TPB).sum(axis=1)
-        if np.isnan(partial).any():
-            if t.counts("partial", "atomic").any():
-                return False, ("partial starts out with garbage, so adding to it with an atomic gives garbage: "
-                               "write the block's sum, partial[cuda.blockIdx.x] = cache[0].")
-            return False, (f"{int(np.isnan(partial).sum())} of {grid} block sums were never written; block b "
-                           "writes partial[cuda.blockIdx.x].")
-        if not np.allclose(partial, want, rtol=1e-5):
-            return False, mismatch(partial, want.astype(np.float32), "partial")
-    return True, ""
+        args = (rng.random(n, dtype=np.float32), np.full(grid, np.nan, np.float32))
+        yield Case(args, grid, TPB, f"n = {n}, {grid} blocks of {TPB}", shape=(n,))
 
 
-def hist_atomic(kernel):
-    rng = np.random.default_rng(SEED + 1)
+def _written_twice(run):
+    if run.problem is not None:
+        return None
+    writes = run.trace.counts("partial", "write") + run.trace.counts("partial", "atomic")
+    if (writes > 1).any():
+        return (f"partial[{int(np.argmax(writes))}] was written {int(writes.max())} times: only thread 0 "
+                "of each block should write the block's sum (`if t == 0:`).")
+    if np.isnan(run.after("partial")).any() and run.trace.counts("partial", "atomic").any():
+        return ("partial starts out with garbage, so adding to it with an atomic gives garbage: "
+                "write the block's sum, partial[cuda.blockIdx.x] = cache[0].")
+    return None
+
+
+_block_sums = KernelExercise(
+    "block_sums", reference=block_sums_reference, cases=_block_sums_cases, seed=SEED,
+    diagnose=[_written_twice],
+    hints={"race:partial": "Only thread 0 of each block should write the block's sum (`if t == 0:`).",
+           "race": "A race in shared memory usually means a missing cuda.syncthreads(): one after loading "
+                   "cache[t], and one at the end of every step of the loop.",
+           "divergent_barrier": "Every thread of the block must reach the same cuda.syncthreads(): put it outside "
+                                "`if t < step:`, in the loop body.",
+           "out_of_bounds": "Threads past the end of x load 0: cache[t] = x[i] if i < x.size else float32(0.0); "
+                            "and the first step is TPB // 2.",
+           "unwritten": "Block b writes its sum to partial[cuda.blockIdx.x]."})
+
+
+def hist_reference(levels, hist):
+    return {"hist": np.bincount(levels, minlength=BINS)}
+
+
+def _hist_cases(rng):
     n, tpb = 700, 128
     levels = np.minimum(rng.geometric(0.2, n) - 1, BINS - 1).astype(np.int32)   # a few popular bins
-    hist = np.zeros(BINS, dtype=np.int32)
     grid = (n + tpb - 1) // tpb
-    t, err = run_traced(kernel, grid, tpb, levels, hist)
-    if err:
-        return False, err
-    p = first_problem(t)
-    if p is not None:
-        extra = " Use cuda.atomic.add(hist, levels[i], 1): it reads, adds and writes as one step." \
-            if p.kind == "race" else ""
-        return False, f"{n} values, {grid} blocks of {tpb}: {p.message}{extra}"
-    want = np.bincount(levels, minlength=BINS)
-    if np.array_equal(hist, np.bincount(levels, weights=levels, minlength=BINS).astype(np.int32)) \
-            and not np.array_equal(hist, want):
-        return False, "each value adds its own level to its bin; a histogram counts: add 1."
-    if hist.sum() != n and (hist <= 1).all():
-        return False, "hist[i] counts thread i; the bin is levels[i]."
-    if not np.array_equal(hist, want):
-        return False, mismatch(hist, want, "hist", rtol=0, atol=0)
-    return True, ""
+    yield Case((levels, np.zeros(BINS, np.int32)), grid, tpb, f"{n} values, {grid} blocks of {tpb}", shape=(n,))
+
+
+def _counts_threads(run):
+    hist = run.after("hist")
+    if run.problem is None and hist.sum() != run.before("levels").size and (hist <= 1).all():
+        return "hist[i] counts thread i; the bin is levels[i]."
+    return None
+
+
+_hist_atomic = KernelExercise(
+    "hist_atomic", reference=hist_reference, cases=_hist_cases, seed=SEED + 1, rtol=0, atol=0,
+    diagnose=[_counts_threads],
+    hints={"race": "Use cuda.atomic.add(hist, levels[i], 1): it reads, adds and writes as one step."},
+    mistakes=[(lambda levels, hist: {"hist": np.bincount(levels, weights=levels, minlength=BINS).astype(np.int32)},
+               "each value adds its own level to its bin; a histogram counts: add 1.")])
 
 
 CHECKS = {
-    "03-atomic-count": (1, atomic_count),
-    "03-block-sums": (3, block_sums),
-    "03-hist-atomic": (2, hist_atomic),
+    "03-atomic-count": (1, _atomic_count),
+    "03-block-sums": (3, _block_sums),
+    "03-hist-atomic": (2, _hist_atomic),
 }

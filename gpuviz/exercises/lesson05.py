@@ -8,20 +8,23 @@ accumulator from the source.
 """
 from __future__ import annotations
 
-import inspect
 import math
-import re
 
 import numpy as np
 
-from gpuviz.exercises.check import FunctionExercise
-from gpuviz.exercises.lesson01 import first_problem, mismatch, run_traced
-from gpuviz.exercises.lesson04 import float64_message
+from gpuviz.exercises.check import Case, FunctionExercise, KernelExercise, uses_shared
 
 SEED = 505
-BARRIERS = ("missing barrier: two threads of a block touched the same shared-memory element between two "
-            "cuda.syncthreads(). A tiled kernel needs two per step: one after loading the tiles (before anyone "
-            "reads them) and one after the multiply-add loop (before the next step overwrites them).")
+HINTS = {
+    "race": "A tiled kernel needs two barriers per step: one after loading the tiles (before anyone reads them) "
+            "and one after the multiply-add loop (before the next step overwrites them).",
+    "divergent_barrier": "Every thread of the block must take part in every step, loading zeros past the edge; "
+                         "only the final write of C is guarded.",
+}
+
+
+def matmul_reference(A, B, C):
+    return {"C": A.astype(np.float64) @ B.astype(np.float64)}
 
 
 def _tile_transposed(X, T):
@@ -30,116 +33,93 @@ def _tile_transposed(X, T):
     return X.reshape(r // T, T, c // T, T).transpose(0, 3, 2, 1).reshape(r, c)
 
 
-def _problems(t, where):
-    p = first_problem(t)
-    if p is None:
+def _outside(run):
+    """An index past a shared tile, or a load past the edge of A or B."""
+    p = run.problem
+    if p is None or p.kind != "out_of_bounds":
         return None
-    if p.kind == "race" and p.array in t.arrays and t.arrays[p.array].space == "shared":
-        return f"{where}: {BARRIERS} The tracer saw: {p.message}"
-    if p.kind == "divergent_barrier":
-        return (f"{where}: a barrier that not every thread reaches: {p.message} Every thread of the block must "
-                "take part in every step, loading zeros past the edge; only the final write of C is guarded.")
-    if p.kind == "out_of_bounds" and p.array in t.arrays and t.arrays[p.array].space == "shared":
-        return (f"{where}: {p.message} An index past the end of a shared tile: the tile's shape and the block's "
-                "threads must agree (see the sizes in the text), and each index must stay inside its dimension.")
-    if p.kind == "out_of_bounds":
-        return (f"{where}: {p.message} The last tile sticks out past the edge of A or B when a side is not a "
-                "multiple of the tile: guard each load (`if row < A.shape[0] and k < A.shape[1]:`) and store "
-                "float32(0.0) in the tile otherwise, and guard the write of C.")
-    return f"{where}: {p.message}"
+    if p.array in run.trace.arrays and run.trace.arrays[p.array].space == "shared":
+        return (f"{p.message} An index past the end of a shared tile: the tile's shape and the block's threads "
+                "must agree (see the sizes in the text), and each index must stay inside its dimension.")
+    return (f"{p.message} The last tile sticks out past the edge of A or B when a side is not a multiple of the "
+            "tile: guard each load (`if row < A.shape[0] and k < A.shape[1]:`) and store float32(0.0) in the "
+            "tile otherwise, and guard the write of C.")
 
 
-def _uses_shared(t) -> bool:
-    return any(b.space == "shared" for b in t.arrays.values())
-
-
-def _run_matmul(kernel, rng, M, K, N, grid, block, name):
+def _matmul_case(rng, M, K, N, grid, block, name):
     A = rng.standard_normal((M, K)).astype(np.float32)
     B = rng.standard_normal((K, N)).astype(np.float32)
-    C = np.full((M, N), np.nan, np.float32)
-    where = f"{name}: A {M}x{K} @ B {K}x{N}, launched [{grid}, {block}]"
-    t, err = run_traced(kernel, grid, block, A, B, C)
-    return A, B, C, t, err, where
+    return Case((A, B, np.full((M, N), np.nan, np.float32)), grid, block,
+                f"{name}: A {M}x{K} @ B {K}x{N}, launched [{grid}, {block}]", shape=(M, N))
 
 
-def tiled(kernel, tile=16):
-    rng = np.random.default_rng(SEED)
+def _tiled_cases(rng, tile=16):
     T = int(tile)
-    block = (T, T)
     for M, K, N in ((2 * T, 2 * T, 2 * T), (T + 4, 2 * T + 5, T + 9)):
-        grid = (math.ceil(N / T), math.ceil(M / T))
-        A, B, C, t, err, where = _run_matmul(kernel, rng, M, K, N, grid, block, "matmul_tiled")
-        if err:
-            return False, err
-        why = _problems(t, where)
-        if why:
-            return False, why
-        A64, B64 = A.astype(np.float64), B.astype(np.float64)
-        want = A64 @ B64
-        if np.isnan(C).any():
-            return False, (f"{where}: {int(np.isnan(C).sum())} of {C.size} elements of C were never written: "
-                           "every thread writes C[row, col] (guarded) after the loop over tiles.")
-        if not np.allclose(C, want, rtol=1e-4, atol=1e-4):
-            if M % T == 0 and K % T == 0 and N % T == 0:
-                for a, b, which in ((_tile_transposed(A64, T), B64, "A"), (A64, _tile_transposed(B64, T), "B"),
-                                    (_tile_transposed(A64, T), _tile_transposed(B64, T), "A and B")):
-                    if np.allclose(C, a @ b, rtol=1e-4, atol=1e-4):
-                        return False, (f"{where}: swapped tile indices: the tile of {which} is used transposed. "
-                                       "Thread (tx, ty) stores sA[ty, tx] = A[row, t*TILE + tx] and "
-                                       "sB[ty, tx] = B[t*TILE + ty, col], and the sum reads sA[ty, k] * sB[k, tx].")
-            Kf = (K // T) * T
-            if Kf < K and np.allclose(C, A64[:, :Kf] @ B64[:Kf], rtol=1e-4, atol=1e-4):
-                return False, (f"{where}: the last, partial tile is left out: K = {K} needs {math.ceil(K / T)} tiles of "
-                               f"{T}, not {K // T}. Round the number of tiles up: (A.shape[1] + TILE - 1) // TILE.")
-            return False, f"{where}: " + mismatch(C, want.astype(np.float32), "C", rtol=1e-4, atol=1e-4)
-        if not _uses_shared(t):
-            return False, ("the values are right, but the kernel uses no shared memory: load each tile of A and B "
-                           "into cuda.shared.array((TILE, TILE), float32) and compute from there.")
-    why = float64_message(kernel)
-    return (False, why) if why else (True, "")
+        yield _matmul_case(rng, M, K, N, (math.ceil(N / T), math.ceil(M / T)), (T, T), "matmul_tiled")
 
 
-def regblock1d(kernel, bm=32, bn=32, bk=8, tm=4):
-    rng = np.random.default_rng(SEED + 1)
+def _short_sum(run, step, words):
+    """The sum over k stops at the last whole step of `step`: a rounded-down tile count."""
+    A, B = (run.before(n).astype(np.float64) for n in ("A", "B"))
+    K = A.shape[1]
+    Kf = (K // step) * step
+    if run.problem is None and Kf < K and run.close("C", A[:, :Kf] @ B[:Kf], 1e-4, 1e-4):
+        return words
+    return None
+
+
+def _tile_mistakes(run):
+    """Swapped tile indices (a tile used transposed), or the last partial tile left out."""
+    if run.problem is not None or run.close("C", run.want["C"], 1e-4, 1e-4):
+        return None
+    T = int(run.kw.get("tile", 16))
+    A, B = (run.before(n).astype(np.float64) for n in ("A", "B"))
+    (M, K), N = A.shape, B.shape[1]
+    if M % T == 0 and K % T == 0 and N % T == 0:
+        for a, b, which in ((_tile_transposed(A, T), B, "A"), (A, _tile_transposed(B, T), "B"),
+                            (_tile_transposed(A, T), _tile_transposed(B, T), "A and B")):
+            if run.close("C", a @ b, 1e-4, 1e-4):
+                return (f"swapped tile indices: the tile of {which} is used transposed. Thread (tx, ty) stores "
+                        "sA[ty, tx] = A[row, t*TILE + tx] and sB[ty, tx] = B[t*TILE + ty, col], and the sum "
+                        "reads sA[ty, k] * sB[k, tx].")
+    return _short_sum(run, T, f"the last, partial tile is left out: K = {K} needs {math.ceil(K / T)} tiles of {T}, "
+                              f"not {K // T}. Round the number of tiles up: (A.shape[1] + TILE - 1) // TILE.")
+
+
+_tiled = KernelExercise(
+    "matmul_tiled", reference=matmul_reference, cases=_tiled_cases, seed=SEED, float32=True, rtol=1e-4, atol=1e-4,
+    diagnose=[_outside, _tile_mistakes], hints=HINTS | {
+        "unwritten": "Every thread writes C[row, col] (guarded) after the loop over tiles."},
+    requires=[uses_shared("the values are right, but the kernel uses no shared memory: load each tile of A and B "
+                          "into cuda.shared.array((TILE, TILE), float32) and compute from there.")])
+
+
+def _regblock_cases(rng, bm=32, bn=32, bk=8, tm=4):
     block = (bn, bm // tm)
     for M, K, N in ((bm, 2 * bk, bn), (bm + 13, 2 * bk + 3, 2 * bn + 6)):
-        grid = (math.ceil(N / bn), math.ceil(M / bm))
-        A, B, C, t, err, where = _run_matmul(kernel, rng, M, K, N, grid, block, "matmul_regblock1d")
-        if err:
-            return False, err
-        why = _problems(t, where)
-        if why:
-            return False, why
-        A64, B64 = A.astype(np.float64), B.astype(np.float64)
-        want = A64 @ B64
-        if np.isnan(C).any():
-            nan = np.isnan(C)
-            return False, (f"{where}: {int(nan.sum())} of {C.size} elements of C were never written. The block has "
-                           f"{block[0]}x{block[1]} threads for a {bm}x{bn} tile of C: each thread writes TM = {tm} "
-                           f"values, rows ty*TM ... ty*TM + TM - 1 of column tx.")
-        if not np.allclose(C, want, rtol=1e-4, atol=1e-4):
-            Kf = (K // bk) * bk
-            if Kf < K and np.allclose(C, A64[:, :Kf] @ B64[:Kf], rtol=1e-4, atol=1e-4):
-                return False, (f"{where}: the last, partial step of BK = {bk} is left out: step k0 over "
+        case = _matmul_case(rng, M, K, N, (math.ceil(N / bn), math.ceil(M / bm)), block, "matmul_regblock1d")
+        case.hints = {"unwritten": f"The block has {block[0]}x{block[1]} threads for a {bm}x{bn} tile of C: each "
+                                   f"thread writes TM = {tm} values, rows ty*TM ... ty*TM + TM - 1 of column tx."}
+        yield case
+
+
+def _regblock_short(run):
+    if run.close("C", run.want["C"], 1e-4, 1e-4):
+        return None
+    bk = int(run.kw.get("bk", 8))
+    return _short_sum(run, bk, f"the last, partial step of BK = {bk} is left out: step k0 over "
                                "range(0, A.shape[1], BK) and load zeros past the edge.")
-            return False, f"{where}: " + mismatch(C, want.astype(np.float32), "C", rtol=1e-4, atol=1e-4)
-        if not _uses_shared(t):
-            return False, "the values are right, but no shared memory is used: stage the A and B tiles in shared arrays."
-    why = float64_message(kernel)
-    if why:
-        return False, why
-    try:
-        from gpuviz.tracer.kernelsource import python_function
-        src = inspect.getsource(python_function(kernel))
-    except (OSError, TypeError):
-        src = ""
-    if re.search(r"local\.array\([^)]*float64", src):
-        return False, ("float64 accumulation: the local array of sums is float64; make it "
-                       "cuda.local.array(TM, float32).")
-    return True, ""
 
 
-def _bank_ways(stride):
+_regblock1d = KernelExercise(
+    "matmul_regblock1d", reference=matmul_reference, cases=_regblock_cases, seed=SEED + 1, float32=True,
+    rtol=1e-4, atol=1e-4, diagnose=[_outside, _regblock_short], hints=HINTS,
+    requires=[uses_shared("the values are right, but no shared memory is used: stage the A and B tiles in "
+                          "shared arrays.")])
+
+
+def bank_ways_reference(stride):
     return 1 if stride == 0 else math.gcd(stride, 32)
 
 
@@ -147,8 +127,8 @@ def _cases_stride(rng):
     return [(s,) for s in (0, 1, 2, 3, 4, 6, 8, 16, 32, 33, 48, 64, 65, 96, 17)]
 
 
-bank_ways = FunctionExercise(
-    "bank_ways", _bank_ways, _cases_stride, mistakes=[
+_bank_ways = FunctionExercise(
+    "bank_ways", bank_ways_reference, _cases_stride, mistakes=[
         (lambda s: max(1, min(s, 32)), "the stride is not the number of ways: with stride 3, lane i hits bank "
                                        "3i mod 32, and those are all different (1-way). Look for the greatest "
                                        "common divisor of the stride and 32."),
@@ -161,7 +141,7 @@ bank_ways = FunctionExercise(
 
 
 CHECKS = {
-    "05-tiled": (3, tiled),
-    "05-regblock": (3, regblock1d),
-    "05-bank-ways": (1, bank_ways),
+    "05-tiled": (3, _tiled),
+    "05-regblock": (3, _regblock1d),
+    "05-bank-ways": (1, _bank_ways),
 }

@@ -55,7 +55,7 @@ class ToyGPU:
 WORK, STARTUP, REPEATS = 0.02, 0.2, 8
 
 
-def timing(fn):
+def _timing(fn):
     if not callable(fn):
         return False, f"expected your function time_per_call, got {type(fn).__name__}."
     toy = ToyGPU(startup=STARTUP)
@@ -190,7 +190,7 @@ def _run_steps(step_fn, steps=2, dtype=None, spy=False):
     return model, losses, log, seen, error
 
 
-def amp_step(fn):
+def _amp_step(fn):
     import torch
 
     if not callable(fn):
@@ -285,7 +285,7 @@ def _line(k: str) -> str:
     return f"{k} (`{text}`) {'does' if waits else 'does not'} wait: {why}"
 
 
-def hidden_syncs(answer):
+def _hidden_syncs(answer):
     """Progressive feedback: the first wrong try says only how many lines are judged wrong; every further
     try with a new answer explains one more of the lines still wrong, so the answers come one at a time."""
     if answer is None:
@@ -319,7 +319,7 @@ def hidden_syncs(answer):
 
 
 CHECKS = {
-    "07-timing": (2, timing),
-    "07-amp-step": (2, amp_step),
-    "07-hidden-syncs": (1, hidden_syncs),
+    "07-timing": (2, _timing),
+    "07-amp-step": (2, _amp_step),
+    "07-hidden-syncs": (1, _hidden_syncs),
 }

@@ -12,7 +12,7 @@ SEED = 800
 
 # ---------------------------------------------------------------- 08-im2col
 
-def im2col(x, k, stride=1, padding=0):
+def im2col_reference(x, k, stride=1, padding=0):
     """(N, C, H, W) -> (N, C*k*k, L): column l holds the k x k patch under output position l, rows in
     (channel, kernel row, kernel column) order: the layout of torch.nn.functional.unfold."""
     n, c, h, w = x.shape
@@ -37,19 +37,19 @@ def _im2col_cases(rng):
 
 def _channels_last(x, k, stride=1, padding=0):
     n, c = x.shape[:2]
-    cols = im2col(x, k, stride, padding)
+    cols = im2col_reference(x, k, stride, padding)
     return cols.reshape(n, c, k, k, -1).transpose(0, 2, 3, 1, 4).reshape(n, c * k * k, -1)
 
 
 def _kernel_transposed(x, k, stride=1, padding=0):
     n, c = x.shape[:2]
-    cols = im2col(x, k, stride, padding)
+    cols = im2col_reference(x, k, stride, padding)
     return cols.reshape(n, c, k, k, -1).transpose(0, 1, 3, 2, 4).reshape(n, c * k * k, -1)
 
 
-IM2COL = FunctionExercise(
-    "im2col", im2col, _im2col_cases, seed=SEED, mistakes=[
-        (lambda x, k, stride=1, padding=0: im2col(x, k, stride, padding).transpose(0, 2, 1),
+_IM2COL = FunctionExercise(
+    "im2col", im2col_reference, _im2col_cases, seed=SEED, mistakes=[
+        (lambda x, k, stride=1, padding=0: im2col_reference(x, k, stride, padding).transpose(0, 2, 1),
          "The result is transposed: return shape (N, C·k·k, L), one column per output position, so that "
          "weights of shape (F, C·k·k) @ columns gives (F, L)."),
         (_channels_last,
@@ -58,17 +58,17 @@ IM2COL = FunctionExercise(
         (_kernel_transposed,
          "Each patch is read column by column (the kernel transposed): the row index inside a channel must be "
          "i·k + j for kernel row i and kernel column j."),
-        (lambda x, k, stride=1, padding=0: im2col(x, k, stride, 0),
+        (lambda x, k, stride=1, padding=0: im2col_reference(x, k, stride, 0),
          "The padding is ignored: pad H and W with `padding` zeros on each side before cutting patches "
          "(np.pad)."),
-        (lambda x, k, stride=1, padding=0: im2col(x, k, 1, padding),
+        (lambda x, k, stride=1, padding=0: im2col_reference(x, k, 1, padding),
          "The stride is ignored: neighbouring output positions start `stride` pixels apart."),
     ])
 
 
 # ---------------------------------------------------------------- 08-out-size
 
-def conv_out_size(n, k, stride=1, padding=0):
+def conv_out_size_reference(n, k, stride=1, padding=0):
     return (n + 2 * padding - k) // stride + 1
 
 
@@ -82,8 +82,8 @@ def _size_cases(rng):
     return fixed + rand
 
 
-OUT_SIZE = FunctionExercise(
-    "conv_out_size", conv_out_size, _size_cases, seed=SEED + 1, mistakes=[
+_OUT_SIZE = FunctionExercise(
+    "conv_out_size", conv_out_size_reference, _size_cases, seed=SEED + 1, mistakes=[
         (lambda n, k, stride=1, padding=0: (n + 2 * padding - k) // stride,
          "One short: the first window starts at position 0 and counts too, so add 1 after dividing."),
         (lambda n, k, stride=1, padding=0: (n + 2 * padding - k) / stride + 1,
@@ -186,7 +186,7 @@ def _params_close(a, b) -> bool:
     return all(torch.allclose(p, q, rtol=1e-5, atol=1e-6) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def train_step(fn):
+def _train_step(fn):
     import torch
 
     if not callable(fn):
@@ -219,7 +219,7 @@ def train_step(fn):
 
 
 CHECKS = {
-    "08-im2col": (3, IM2COL),
-    "08-out-size": (1, OUT_SIZE),
-    "08-train-step": (2, train_step),
+    "08-im2col": (3, _IM2COL),
+    "08-out-size": (1, _OUT_SIZE),
+    "08-train-step": (2, _train_step),
 }

@@ -64,7 +64,7 @@ def _cell_cases():
     return cases
 
 
-def lstm_cell(fn):
+def _lstm_cell(fn):
     import torch
 
     if not callable(fn):
@@ -100,7 +100,7 @@ def lstm_cell(fn):
 
 # ---------------------------------------------------------------- 09-sequences
 
-def make_sequences(ids, seq_len):
+def make_sequences_reference(ids, seq_len):
     """Cut a 1-D array of token ids into non-overlapping inputs x (n, seq_len) and targets y, the next
     token at each position: x[i] = ids[i*T : i*T+T], y[i] = ids[i*T+1 : i*T+T+1], n = (len-1) // T."""
     ids = np.asarray(ids)
@@ -133,13 +133,13 @@ def _sliding(ids, seq_len):
     return x, y
 
 
-SEQUENCES = FunctionExercise(
-    "make_sequences", make_sequences, _seq_cases, seed=SEED + 1, mistakes=[
-        (lambda ids, t: (make_sequences(ids, t)[0], make_sequences(ids, t)[0]),
+_SEQUENCES = FunctionExercise(
+    "make_sequences", make_sequences_reference, _seq_cases, seed=SEED + 1, mistakes=[
+        (lambda ids, t: (make_sequences_reference(ids, t)[0], make_sequences_reference(ids, t)[0]),
          "y equals x: the target at each position is the *next* character, ids shifted by one."),
-        (lambda ids, t: (make_sequences(ids, t)[1], make_sequences(ids, t)[0]),
+        (lambda ids, t: (make_sequences_reference(ids, t)[1], make_sequences_reference(ids, t)[0]),
          "x and y are swapped: x is the input (ids[i*T : i*T+T]), y the next characters."),
-        (lambda ids, t: tuple(a.T for a in make_sequences(ids, t)),
+        (lambda ids, t: tuple(a.T for a in make_sequences_reference(ids, t)),
          "The result is transposed: return shape (number of sequences, seq_len), one sequence per row."),
         (_chunks_of_t_plus_1,
          "That cuts chunks of T+1 characters, so one character per chunk is never a target. Let consecutive "
@@ -152,7 +152,7 @@ SEQUENCES = FunctionExercise(
 
 # ---------------------------------------------------------------- 09-temperature
 
-def softmax_temperature(logits, temperature):
+def softmax_temperature_reference(logits, temperature):
     import torch
 
     return torch.softmax(logits / temperature, dim=-1)
@@ -171,35 +171,35 @@ def _temp_cases():
 
 
 TEMP_MISTAKES = [
-    (lambda z, t: torch_softmax(z * t), "The logits are multiplied by the temperature; divide them: "
+    (lambda z, t: _torch_softmax(z * t), "The logits are multiplied by the temperature; divide them: "
                                          "softmax(logits / T). A low temperature must sharpen the distribution."),
-    (lambda z, t: torch_softmax(z), "The temperature is ignored: divide the logits by it before the softmax."),
-    (lambda z, t: torch_exp(z / t), "The probabilities do not sum to 1: divide by the sum (softmax, not just exp)."),
-    (lambda z, t: torch_softmax(z / t, dim=0), "The softmax runs over the wrong axis: over the last one "
+    (lambda z, t: _torch_softmax(z), "The temperature is ignored: divide the logits by it before the softmax."),
+    (lambda z, t: _torch_exp(z / t), "The probabilities do not sum to 1: divide by the sum (softmax, not just exp)."),
+    (lambda z, t: _torch_softmax(z / t, dim=0), "The softmax runs over the wrong axis: over the last one "
                                                 "(dim=-1), one distribution per row of a batch."),
 ]
 
 
-def torch_softmax(x, dim=-1):
+def _torch_softmax(x, dim=-1):
     import torch
 
     return torch.softmax(x, dim=dim)
 
 
-def torch_exp(x):
+def _torch_exp(x):
     import torch
 
     return torch.exp(x)
 
 
-def temperature(fn):
+def _temperature(fn):
     import torch
 
     if not callable(fn):
         return False, f"expected the function softmax_temperature, got {type(fn).__name__}."
     cases = _temp_cases()
     for logits, t in cases:
-        want = softmax_temperature(logits, t)
+        want = softmax_temperature_reference(logits, t)
         got = fn(logits.clone(), t)
         if not isinstance(got, torch.Tensor):
             got = torch.as_tensor(np.asarray(got), dtype=want.dtype)
@@ -224,7 +224,7 @@ def _short(t) -> str:
 
 
 CHECKS = {
-    "09-lstm-cell": (3, lstm_cell),
-    "09-sequences": (2, SEQUENCES),
-    "09-temperature": (2, temperature),
+    "09-lstm-cell": (3, _lstm_cell),
+    "09-sequences": (2, _SEQUENCES),
+    "09-temperature": (2, _temperature),
 }

@@ -6,7 +6,7 @@ Answers are `<name>_reference`; the checks are reached through CHECKS only.
 """
 from __future__ import annotations
 
-from gpuviz.exercises.lesson04 import predicted_numbers
+from gpuviz.exercises.check import predicted_numbers
 
 STATES = {"sgd": 0, "momentum": 1, "adam": 2}     # optimizer tensors the size of the parameters
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from gpuviz.exercises.lesson04 import predicted_numbers
+from gpuviz.exercises.check import predicted_numbers
 
 CROSSOVER_RTOL = 0.02
 TIME_RTOL = 0.02

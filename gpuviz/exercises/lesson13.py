@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from gpuviz import tritonkit
-from gpuviz.exercises.lesson01 import mismatch
+from gpuviz.exercises.check import mismatch
 
 SEED = 1313
 PAD = 4096        # elements of padding, NaN, before and after each tensor a kernel gets: on a GPU, where
@@ -89,7 +89,7 @@ SAXPY_MASK = ("Mask both loads and the store: `mask = offsets < n`, `tl.load(x_p
               "`tl.store(..., mask=mask)`. The last program's block reaches past n when n is not a multiple of BLOCK.")
 
 
-def saxpy(kernel, block=256):
+def _saxpy(kernel, block=256):
     """out = a * x + y, one program per BLOCK elements, grid = cdiv(n, BLOCK)."""
     import torch
 
@@ -136,12 +136,12 @@ SOFTMAX_MASK = ("Mask the load and the store with `(rows[:, None] < n_rows) & (c
                 "is the next power of two above n_cols, and the last program's rows reach past n_rows.")
 
 
-def _softmax(x, axis=1):
+def softmax_reference(x, axis=1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def softmax(kernel, block_m=4):
+def _softmax(kernel, block_m=4):
     """Row-wise softmax of an n_rows x n_cols view (row stride != n_cols), BLOCK_M rows per program."""
     import torch
 
@@ -155,7 +155,7 @@ def softmax(kernel, block_m=4):
     for (rows, cols), scale, extra in cases:
         x_full = (scale * rng.standard_normal((rows, cols + extra))).astype(np.float32)
         x = x_full[:, :cols]
-        want = _softmax(x.astype(np.float64))
+        want = softmax_reference(x.astype(np.float64))
         tfull, _ = _padded(x_full, torch.float32)
         tx = tfull[:, :cols]
         out, out_store = _padded(np.full((rows, cols), np.nan, np.float32), torch.float32)
@@ -186,18 +186,18 @@ def softmax(kernel, block_m=4):
         if np.isnan(got).all(axis=1).any() and not np.isnan(got).all():
             return False, f"{where}: some rows of out were never written: each program handles rows pid * BLOCK_M ... + BLOCK_M - 1."
         with np.errstate(all="ignore"):
-            blocks = [_softmax(x[i:i + BM].astype(np.float64), axis=0) for i in range(0, rows, BM)]
+            blocks = [softmax_reference(x[i:i + BM].astype(np.float64), axis=0) for i in range(0, rows, BM)]
         if np.allclose(got, np.concatenate(blocks), rtol=1e-4, atol=1e-6):
             return False, (f"{where}: the reductions run down the columns (axis=0), across the rows of the block. "
                            "A row's softmax needs its own max and sum: tl.max(x, axis=1) and tl.sum(num, axis=1), "
                            "then [:, None] to subtract and divide row by row.")
         padded = np.concatenate([x, np.zeros((rows, BN - cols), np.float32)], axis=1).astype(np.float64)
-        if BN > cols and np.allclose(got, _softmax(padded)[:, :cols], rtol=1e-4, atol=1e-6):
+        if BN > cols and np.allclose(got, softmax_reference(padded)[:, :cols], rtol=1e-4, atol=1e-6):
             return False, (f"{where}: the {BN - cols} masked lanes past n_cols were loaded as 0, and exp(0 - max) "
                            "adds to every row's sum. Load them as -inf (`other=-float('inf')`): exp(-inf) = 0.")
         if extra:
             packed = np.asarray(x_full).reshape(-1)[:rows * cols].reshape(rows, cols).astype(np.float64)
-            if np.allclose(got, _softmax(packed), rtol=1e-4, atol=1e-6):
+            if np.allclose(got, softmax_reference(packed), rtol=1e-4, atol=1e-6):
                 return False, (f"{where}: row r was read at in_ptr + r * n_cols, but this input's rows are "
                                f"{cols + extra} elements apart: use the stride argument, in_ptr + r * in_row_stride "
                                "(and out_row_stride for the output).")
@@ -214,7 +214,7 @@ MATMUL_MASK = ("Mask every load and the store: rows < M and k < K for A, k < K a
 FLOAT16_ACC = re.compile(r"tl\.zeros\(.*float16|out_dtype\s*=\s*tl\.float16|\.to\(tl\.float16\)")
 
 
-def matmul(kernel, block_m=32, block_n=32, block_k=16):
+def _matmul(kernel, block_m=32, block_n=32, block_k=16):
     """C = A @ B for shapes that are not multiples of the blocks, B a transposed view, float16 inputs."""
     import torch
 
@@ -280,7 +280,7 @@ def matmul(kernel, block_m=32, block_n=32, block_k=16):
 
 
 CHECKS = {
-    "13-saxpy": (1, saxpy),
-    "13-softmax": (2, softmax),
-    "13-matmul": (3, matmul),
+    "13-saxpy": (1, _saxpy),
+    "13-softmax": (2, _softmax),
+    "13-matmul": (3, _matmul),
 }
