@@ -62,6 +62,10 @@ class Timing:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Timing":
+        d = dict(d)
+        if "device" in d:          # written before the timer was named `sync`: "cpu" meant no synchronization
+            device = d.pop("device")
+            d.setdefault("sync", None if device == "cpu" else device)
         return cls(**d)
 
 

@@ -185,7 +185,7 @@ def ladder_rows(naive_s, coalesced_s, best_pct):
 
 
 def timing(label, seconds, nbytes, size=None):
-    return {"label": label, "samples": [seconds] * 3, "device": "numba", "meaningful": True, "size": size,
+    return {"label": label, "samples": [seconds] * 3, "sync": "numba", "meaningful": True, "size": size,
             "flops": None, "nbytes": nbytes}
 
 

@@ -97,7 +97,7 @@ HINTS: dict[str, list[str]] = {
     ],
     "04-attainable": [
         "Two roofs: the compute peak, and the memory slope (intensity × bandwidth). The lower one binds.",
-        "First each kernel's intensity at n = 2048: for the naive kernel the bytes its threads request (exercise "
+        "First each kernel's intensity at the size given: for the naive kernel the bytes its threads request (exercise "
         "2's count), for cuBLAS the compulsory n/6 FLOP per byte. Which side of the T4's ridge (8100 / 320) is each?",
         "Units: (FLOP/byte) × (GB/s) is already GFLOP/s, like the peak; no factor 1000, and multiply, do not divide.",
     ],

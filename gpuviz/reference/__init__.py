@@ -54,7 +54,7 @@ def environment() -> dict:
     """Where a measurement was taken. Requires a CUDA GPU visible to torch."""
     from gpuviz.runtime import cuda_torch
 
-    torch = cuda_torch("measuring a reference result")
+    torch = cuda_torch("measuring a reference result (they come from a real GPU only)")
     props = torch.cuda.get_device_properties(0)
     return {
         "device": props.name,
