@@ -87,6 +87,6 @@ def test_each_layer_catches_its_cheat(graded):
 def test_feedback_files(graded):
     _, root = graded
     text = (root / "grades-feedback" / "helper.md").read_text()
-    assert text.startswith("# Feedback for helper\n\n## 01_threads_blocks_grids.ipynb: 2 of 6 points")
+    assert text.startswith("# Feedback for helper\n\n## 01_threads_blocks_grids.ipynb: 2 of 7 points")   # 6 of the exercises + 1 of the questionnaire
     assert "### 01-saxpy: ❌ not passed (0 of 2)" in text and "`axpy` is a plain Python function" in text
     assert "### 01-grayscale: ✅ passed (2 of 2)" in text

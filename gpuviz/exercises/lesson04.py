@@ -73,7 +73,7 @@ def attainable_reference(n=ROOF_N, gpu=ROOF_GPU) -> dict:
 
     s = roofline.SPECS[gpu]
     peak, bw = s.fp32_tflops * 1e3, s.bandwidth_gbs
-    return {"naive": roofline.attainable(_naive_intensity(n), peak, bw),
+    return {"naive": roofline.attainable(naive_intensity_reference(n), peak, bw),
             "cuBLAS": roofline.attainable(n / 6, peak, bw)}
 
 
@@ -82,7 +82,7 @@ def _attainable_mistakes(n=ROOF_N, gpu=ROOF_GPU):
 
     s = roofline.SPECS[gpu]
     peak, bw = s.fp32_tflops * 1e3, s.bandwidth_gbs
-    naive, comp = _naive_intensity(n), n / 6
+    naive, comp = naive_intensity_reference(n), n / 6
     return [
         ("naive", peak, "that is the compute roof. At about 0.25 FLOP per byte the naive kernel is far left of the "
                         f"ridge point ({peak / bw:.1f} FLOP/B): memory caps it at intensity x bandwidth."),
