@@ -9,7 +9,7 @@ fit and cost of a job on each GPU, and energy measured through NVML.
 - `roofline_seconds(w, spec)`: the roofline's lower bound on the time, max(FLOPs / peak, bytes /
   bandwidth); `plot_rooflines` draws every GPU's roofline with the workloads on it; `plot_bounds`
   shows which resource bounds each workload on each GPU.
-- `compare(job, specs, prices)`: time, memory fit and cost per run from price assumptions.
+- `costs(job, specs, prices)`: time, memory fit and cost per run from price assumptions.
 - `PowerSampler`: GPU power through NVML (`pynvml`, from the `nvidia-ml-py` package, imported only
   when used), integrated to joules; `nvml_status()` says why it cannot run where it cannot.
 
@@ -141,7 +141,7 @@ def roofline_seconds(w: Workload, spec, precision: str = "fp32") -> float | None
     return max(w.flops / (peak * 1e9), w.nbytes / (spec.bandwidth_gbs * 1e9))
 
 
-def bound(w: Workload, spec, precision: str = "fp32") -> str | None:
+def workload_bound(w: Workload, spec, precision: str = "fp32") -> str | None:
     """'memory' or 'compute' (gpuviz.roofline.bound), None without a rate for this precision."""
     from gpuviz.roofline import bound as roof_bound
 
@@ -205,7 +205,7 @@ def plot_bounds(workloads, specs: dict, precision: str = "fp32", title: str | No
     colors = {"memory": "#9ecae1", "compute": "#fdae6b", None: "#e0e0e0"}
     for i, w in enumerate(workloads):
         for j, k in enumerate(keys):
-            b = bound(w, specs[k], precision)
+            b = workload_bound(w, specs[k], precision)
             t = roofline_seconds(w, specs[k], precision)
             ax.add_patch(Rectangle((j, i), 1, 1, fc=colors[b], ec="white"))
             ax.text(j + 0.5, i + 0.5, "n/a" if t is None else fmt_seconds(t), ha="center", va="center", fontsize=7)
@@ -233,7 +233,7 @@ class Job:
     precision: str = "fp32"
 
 
-def compare(job: Job, specs: dict, prices_per_hour: dict, overhead_s_per_op: float = 0.0) -> list[dict]:
+def costs(job: Job, specs: dict, prices_per_hour: dict, overhead_s_per_op: float = 0.0) -> list[dict]:
     """For each GPU: the roofline time of the whole job (plus `overhead_s_per_op` for each counted
     operation, a launch-overhead assumption), whether the memory fits, and the cost at the given
     hourly price (None where no price is given). Times are lower bounds: real runs are slower."""
@@ -246,13 +246,13 @@ def compare(job: Job, specs: dict, prices_per_hour: dict, overhead_s_per_op: flo
         seconds = job.steps * (t_step + overhead)
         price = prices_per_hour.get(key)
         rows.append({"gpu": key, "seconds": seconds, "roofline_s": job.steps * t_step,
-                     "overhead_s": job.steps * overhead, "bound": bound(job.step, spec, job.precision),
+                     "overhead_s": job.steps * overhead, "bound": workload_bound(job.step, spec, job.precision),
                      "fits": job.memory_bytes <= spec.memory_gib * 2**30, "memory_gib": spec.memory_gib,
                      "price_per_hour": price, "cost": None if price is None else seconds / 3600 * price})
     return rows
 
 
-def plot_compare(rows: list[dict], job: Job, title: str | None = None,
+def plot_costs(rows: list[dict], job: Job, title: str | None = None,
                  overhead_label: str = "launch overhead (assumed)"):
     """Bars per GPU: time of the job (roofline part and overhead part) and cost per run; GPUs whose
     memory is too small for the job are hatched and marked. `overhead_label` says where the

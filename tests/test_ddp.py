@@ -83,16 +83,16 @@ def test_hardware_workloads_and_comparison():
     assert 2 * fwd <= w.flops <= 3 * fwd and w.nbytes > 0 and w.ops > 0
     assert next(model.parameters()).device.type == "cpu"        # the model itself is untouched
     t4 = SPECS["T4"]
-    assert hardware.bound(hardware.vector_add(10**6), t4) == "memory"
+    assert hardware.workload_bound(hardware.vector_add(10**6), t4) == "memory"
     assert hardware.roofline_seconds(w, t4, "bf16") is None      # the T4 has no BF16 rate
     job = hardware.Job("j", w, 100, memory_bytes=20 * 2**30)
-    rows = hardware.compare(job, {k: SPECS[k] for k in ("T4", "A100 80GB")}, {"T4": 1.0}, 1e-5)
+    rows = hardware.costs(job, {k: SPECS[k] for k in ("T4", "A100 80GB")}, {"T4": 1.0}, 1e-5)
     assert [r["fits"] for r in rows] == [False, True] and rows[1]["cost"] is None
     assert rows[0]["seconds"] == pytest.approx(100 * (hardware.roofline_seconds(w, t4) + 1e-5 * w.ops))
     for fig in (hardware.plot_rooflines([w], SPECS), hardware.plot_bounds([w], SPECS, "fp16"),
-                hardware.plot_compare(rows, job)):
+                hardware.plot_costs(rows, job)):
         assert isinstance(fig, Figure)
-    legend = hardware.plot_compare(rows, job, overhead_label="per-op overhead (measured here)").axes[0].get_legend()
+    legend = hardware.plot_costs(rows, job, overhead_label="per-op overhead (measured here)").axes[0].get_legend()
     assert "per-op overhead (measured here)" in [t.get_text() for t in legend.get_texts()]
     ok, why = hardware.nvml_status()
     assert not ok and why                                        # no NVIDIA GPU in CI

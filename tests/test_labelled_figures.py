@@ -116,7 +116,7 @@ NOT_ORIGINS = {
     "memory.plot_timeline": "memory by kind in this run, a breakdown",
     "memory.plot_estimate": "an estimate's parts beside the measured peak, a breakdown",
     "memory.plot_fit": "an estimate's parts against GPU capacities, a breakdown",
-    "hardware.plot_compare": "roofline bound and an assumed overhead per GPU: a breakdown of one "
+    "hardware.plot_costs": "roofline bound and an assumed overhead per GPU: a breakdown of one "
                              "prediction across GPUs, titled as a lower bound",
 }
 

@@ -24,7 +24,6 @@ import math
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -323,11 +322,11 @@ def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
     `np.float64(0)`, a global Python float; or an int (`0`), which turns float64 once a float32 is added
     (a counter that only adds ints is left alone). Such an accumulation runs in double precision on the
     GPU. `float32(0)`, `np.float32(0)`, `float(a[i])` of a float32 element and `a[i]` are float32."""
-    from gpuviz.tracer.kernelsource import python_function
+    from gpuviz.tracer.kernelsource import python_function, source_tree
 
     fn = python_function(kernel)
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        tree = source_tree(fn)
     except (OSError, TypeError, SyntaxError):
         return []
     first = fn.__code__.co_firstlineno - 1
