@@ -157,6 +157,11 @@ F64_CASES = {        # name: (initial value, accumulation, does Numba compute it
     "element": ("acc = a[i]", "acc += a[j]", False),
     "global_f32": ("acc = Z32", "acc += a[j]", False),
     "f32_of_float": ("acc = float32(float(0))", "acc += a[j]", False),
+    "f64_term": ("acc = float32(0)", "acc += a[j] * 2.0", True),          # the float32 start is not enough
+    "f64_term_plain": ("acc = float32(0)", "acc = acc + 0.5 * a[j]", True),
+    "f64_term_global": ("acc = float32(0)", "acc -= a[j] * ZERO", True),
+    "f32_term": ("acc = float32(0)", "acc += a[j] * float32(2.0)", False),
+    "f32_term_global": ("acc = float32(0)", "acc += a[j] * Z32", False),
 }
 
 
@@ -187,7 +192,7 @@ def test_float64_detector_agrees_with_numba(name, tmp_path):
     want = F64_CASES[name][2]
     assert bool(flagged) == want, flagged
     if want:
-        assert flagged[0][0] == "acc" and "float64 accumulation: `acc = " in float64_message(kernel)
+        assert flagged[0].name == "acc" and "float64 accumulation: `acc " in float64_message(kernel)
     try:
         ptx, _ = cuda.compile_ptx(kernel.py_func, "(float32[:], float32[:])", cc=(7, 5))
     except Exception as e:  # noqa: BLE001 no NVVM in this installation: the source-level half still ran

@@ -145,6 +145,8 @@ tiled_unguarded_loads = _variant(lambda s: s.replace("if row < A.shape[0] and k 
                                  .replace("if k < B.shape[0] and col < B.shape[1]:", "if True:"), "tiled_unguarded_loads")
 tiled_float64 = _variant(lambda s: s.replace("acc = float32(0.0)", "acc = 0."), "tiled_float64")
 tiled_float_call = _variant(lambda s: s.replace("acc = float32(0.0)", "acc = float(0)"), "tiled_float_call")
+tiled_float64_term = _variant(lambda s: s.replace("acc += sA[ty, kk] * sB[kk, tx]", "acc += 1.0 * sA[ty, kk] * sB[kk, tx]"),
+                              "tiled_float64_term")     # a float32 start, then a Python float in the sum
 
 
 @cuda.jit
@@ -323,6 +325,7 @@ CASES = {
         (tiled_floor_tiles, "Round the number of tiles up"), (tiled_unguarded_loads, "guard each load"),
         (tiled_early_exit, "barrier not reached by every thread"), (tiled_float64, "float64 accumulation"),
         (tiled_float_call, "float64 accumulation: `acc = float(0)`"),
+        (tiled_float64_term, "`1.0` is a float64 in Numba"),
         (mk.matmul_coalesced, "no shared memory")]),
     "05-regblock": (stub_kernel, regblock_ok, [
         (regblock_one_row, "never written"), (regblock_no_barrier, "missing barrier"),

@@ -26,7 +26,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -301,27 +301,39 @@ def _numba_type(node, env: dict, globs: dict) -> str | None:
 
 
 def _accumulations(tree) -> dict[str, list]:
-    """{name: [right-hand sides]} of `name += x` (also -=, *=, /=) and `name = name + x` (also -, *, /)."""
+    """{name: [(statement, right-hand side)]} of `name += x` (also -=, *=, /=) and `name = name + x`
+    (also -, *, /)."""
     acc: dict[str, list] = {}
     ops = (ast.Add, ast.Sub, ast.Mult, ast.Div)
     for node in ast.walk(tree):
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and isinstance(node.op, ops):
-            acc.setdefault(node.target.id, []).append(node.value)
+            acc.setdefault(node.target.id, []).append((node, node.value))
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                 and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, ops):
             name = node.targets[0].id
             for side, other in ((node.value.left, node.value.right), (node.value.right, node.value.left)):
                 if isinstance(side, ast.Name) and side.id == name:
-                    acc.setdefault(name, []).append(other)
+                    acc.setdefault(name, []).append((node, other))
     return acc
 
 
-def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
-    """(name, line, value) for each variable that is accumulated into (`+=`, `-=`, `*=`, or `acc = acc + ...`)
-    and is assigned a value that Numba types float64: `0.`, `-0.0`, `float(0)`, `float(i)` of an int,
+class Float64Accumulator(NamedTuple):
+    """A variable Numba accumulates in float64: `code` at `line` is its float64 start ("start") or a float64
+    term added to it ("term", such as the `2.0` of `acc += x * 2.0`, which makes the sum float64 too)."""
+    name: str
+    line: int
+    code: str
+    cause: str
+    culprit: str = ""          # for a term: the float64 part of it (`2.0`)
+
+
+def literal_accumulators(kernel) -> list[Float64Accumulator]:
+    """Each variable that is accumulated into (`+=`, `-=`, `*=`, or `acc = acc + ...`) and either is assigned
+    a value that Numba types float64: `0.`, `-0.0`, `float(0)`, `float(i)` of an int,
     `np.float64(0)`, a global Python float; or an int (`0`), which turns float64 once a float32 is added
-    (a counter that only adds ints is left alone). Such an accumulation runs in double precision on the
-    GPU. `float32(0)`, `np.float32(0)`, `float(a[i])` of a float32 element and `a[i]` are float32."""
+    (a counter that only adds ints is left alone); or is added a float64 term (`acc += x * 2.0`). Such an
+    accumulation runs in double precision on the GPU. `float32(0)`, `np.float32(0)`, `float(a[i])` of a
+    float32 element and `a[i]` are float32."""
     from gpuviz.tracer.kernelsource import python_function, source_tree
 
     fn = python_function(kernel)
@@ -358,15 +370,23 @@ def literal_accumulators(kernel) -> list[tuple[str, int, str]]:
                 if val is not None and not (isinstance(val, ast.BinOp) and any(
                         isinstance(s, ast.Name) and s.id == tgt.id for s in (val.left, val.right))):
                     assigned.append((tgt.id, node.lineno + first, val))
-    found: list[tuple[str, int, str]] = []
+    found: list[Float64Accumulator] = []
     accumulated = _accumulations(tree)
+    typed = lambda n: _numba_type(n, env, globs)          # noqa: E731
     for name, line, val in assigned:
-        if name not in accumulated or name in [f[0] for f in found]:
+        if name not in accumulated or name in [f.name for f in found]:
             continue
-        kind = _numba_type(val, env, globs)
-        if kind == _F64 or kind == _INT and any(_numba_type(r, env, globs) != _INT for r in accumulated[name]):
-            found.append((name, line, ast.unparse(val)))
-    return found
+        kind = typed(val)
+        if kind == _F64 or kind == _INT and any(typed(r) != _INT for _, r in accumulated[name]):
+            found.append(Float64Accumulator(name, line, ast.unparse(val), "start"))
+    for name, updates in accumulated.items():            # a float32 start, then `acc += x * 2.0`
+        for stmt, rhs in updates:
+            if name not in [f.name for f in found] and typed(rhs) == _F64:
+                leaf = next(n for n in ast.walk(rhs) if typed(n) == _F64
+                            and not isinstance(n, (ast.BinOp, ast.UnaryOp, ast.IfExp)))
+                found.append(Float64Accumulator(name, stmt.lineno + first, ast.unparse(stmt), "term",
+                                                ast.unparse(leaf)))
+    return sorted(found, key=lambda f: f.line)
 
 
 def float64_message(kernel) -> str | None:
@@ -375,7 +395,11 @@ def float64_message(kernel) -> str | None:
     acc = literal_accumulators(kernel)
     if not acc:
         return None
-    name, line, lit = acc[0]
+    name, line, lit, cause, culprit = acc[0]
+    if cause == "term":
+        return (f"float64 accumulation: `{lit}` (line {line}) adds a 64-bit float: `{culprit}` is a float64 in "
+                f"Numba, so {name} becomes a 64-bit float and every `{name} += ...` runs in double precision, "
+                f"up to 64x slower on GPUs built for float32. Write it as `float32({culprit})`.")
     try:
         is_int = type(ast.literal_eval(lit)) is int
     except (ValueError, SyntaxError):
