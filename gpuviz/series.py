@@ -5,11 +5,12 @@
     t4 = series.predicted("T4 matmul", sizes, predict.matmul_seconds(sizes, "T4"), gpu="T4")
     series.plot_lines([cpu, t4], xlabel="n", ylabel="seconds")
 
-Four kinds, worded the same in every notebook:
+Five kinds, worded the same in every notebook:
 
     <name>: measured here
     <name>: recorded on <GPU> on <date>            (gpuviz.reference, results from a real GPU run)
     <name>: predicted from the <GPU> datasheet     (gpuviz.predict, the roofline model on roofline.SPECS)
+    <name>: predicted by <model>                   (a model of this machine's run: gv.memory.estimate, ...)
     <name>: published by <source> (<device>, <date>)   (gpuviz/reference/published/*.json)
 
 A series holds one kind only: a learner's measurement, a recorded reference, a prediction and a
@@ -27,17 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PUBLISHED = Path(__file__).parent / "reference" / "published"
-KINDS = ("measured", "recorded", "predicted", "published")
+KINDS = ("measured", "recorded", "predicted", "modelled", "published")
 
 # What a legend entry must match: the test of every notebook's figures uses it.
 LABEL_RE = re.compile(r": (measured here|recorded on .+ on \d{4}-\d{2}(-\d{2})?|predicted from the .+ datasheet"
-                      r"|published by .+ \(.+, \d{4}(-\d{2})?\))$")
+                      r"|predicted by .+|published by .+ \(.+, \d{4}(-\d{2})?\))$")
 
 _LINE_STYLE = {"measured": dict(marker="o", ls="-"), "recorded": dict(marker="s", ls="-"),
-               "predicted": dict(marker="", ls="--", lw=2), "published": dict(marker="*", ms=11, ls=":")}
+               "predicted": dict(marker="", ls="--", lw=2),
+               "modelled": dict(marker="", ls="-.", lw=2), "published": dict(marker="*", ms=11, ls=":")}
 _POINT = dict(marker="D", mfc="none", ms=8, mew=1.6)   # a predicted value at one x: a hollow diamond
 _BAR_STYLE = {"measured": dict(), "recorded": dict(), "predicted": dict(hatch="//", alpha=0.55),
-              "published": dict(hatch="..", alpha=0.75)}
+              "modelled": dict(hatch="\\\\", alpha=0.55), "published": dict(hatch="..", alpha=0.75)}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class Series:
     x: tuple
     y: tuple
     kind: str
-    origin: str = ""     # recorded: "<GPU> on <date>"; predicted: the GPU; published: "<source> (<device>, <date>)"
+    origin: str = ""     # recorded: "<GPU> on <date>"; predicted: the GPU; modelled: the model;
+    #                      published: "<source> (<device>, <date>)"
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -60,6 +63,7 @@ class Series:
         return {"measured": f"{self.name}: measured here",
                 "recorded": f"{self.name}: recorded on {self.origin}",
                 "predicted": f"{self.name}: predicted from the {self.origin} datasheet",
+                "modelled": f"{self.name}: predicted by {self.origin}",
                 "published": f"{self.name}: published by {self.origin}"}[self.kind]
 
 
@@ -79,6 +83,11 @@ def predicted(name: str, x, y, gpu: str) -> Series:
     from gpuviz.roofline import SPECS
 
     return Series(name, tuple(x), tuple(y), "predicted", SPECS[gpu].name)
+
+
+def modelled(name: str, x, y, model: str) -> Series:
+    """What a model of this run predicts (`model` names it: "gv.memory.estimate"), not a datasheet's GPU."""
+    return Series(name, tuple(x), tuple(y), "modelled", model)
 
 
 def load_published(key: str) -> dict:

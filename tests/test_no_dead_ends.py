@@ -106,7 +106,8 @@ def all_kinds():
     return [series.measured("CPU", [1, 2], [3.0, 4.0]),
             series.recorded("GPU", [1, 2], [1.0, 2.0], DOC),
             series.predicted("T4", [1, 2], [0.5, 1.0], gpu="T4"),
-            series.published("ladder", [1], [93.7], pub)]
+            series.published("ladder", [1], [93.7], pub),
+            series.modelled("estimate", [1, 2], [2.0, 3.0], "gv.memory.estimate")]
 
 
 def test_labels_say_where_numbers_come_from():
@@ -114,9 +115,11 @@ def test_labels_say_where_numbers_come_from():
     assert labels[:3] == ["CPU: measured here", "GPU: recorded on Tesla T4 on 2026-11-30",
                           "T4: predicted from the NVIDIA T4 datasheet"]
     assert labels[3] == "ladder: published by siboehm/SGEMM_CUDA (NVIDIA RTX A6000, 2022-12)"
+    assert labels[4] == "estimate: predicted by gv.memory.estimate"
     assert all(series.LABEL_RE.search(label) for label in labels)
     assert not series.LABEL_RE.search("GPU compute (torch)")
     assert not series.LABEL_RE.search("T4: predicted")
+    assert not series.LABEL_RE.search("T4: predicted by ")
 
 
 def test_every_figure_of_the_helper_is_labelled():
