@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from numba import cuda, float32
+from numba import cuda, float32, int32
 
 from gpuviz.exercises import lesson01, lesson02, lesson03
 
@@ -209,13 +209,117 @@ def col_sums_np_float32(a, out):    # also right: np.float32(0) is a float32
         out[c] = total
 
 
-# ---------------- 03-block-sums
+# ---------------- 03-block-sums: thread coarsening, a grid-stride loop into a register, then the tree
 @cuda.jit
 def block_sums_ok(x, partial):
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_one_each(x, partial):          # sum_tree's load: one element per thread, no loop
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
     cache[t] = x[i] if i < x.size else float32(0.0)
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_block_stride(x, partial):      # steps by the block, not the grid: blocks overlap
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.blockDim.x
+    cache[t] = acc
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_chunks(x, partial):            # each thread a contiguous chunk: right total, uncoalesced
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    g = cuda.grid(1)
+    per = (x.size + cuda.gridsize(1) - 1) // cuda.gridsize(1)
+    acc = float32(0.0)
+    for i in range(g * per, min((g + 1) * per, x.size)):
+        acc += x[i]
+    cache[t] = acc
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_fixed_count(x, partial):       # a fixed number of steps: the last threads run past the end
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    acc = float32(0.0)
+    for k in range((x.size + cuda.gridsize(1) - 1) // cuda.gridsize(1)):
+        acc += x[i + k * cuda.gridsize(1)]
+    cache[t] = acc
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def block_sums_float64(x, partial):           # acc = 0.0 is a float64 register
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    acc = 0.0
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB // 2
     while step > 0:
@@ -232,7 +336,11 @@ def block_sums_no_loop_barrier(x, partial):
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB // 2
     while step > 0:
@@ -248,24 +356,11 @@ def block_sums_no_load_barrier(x, partial):
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
-    step = TPB // 2
-    while step > 0:
-        if t < step:
-            cache[t] += cache[t + step]
-        cuda.syncthreads()
-        step //= 2
-    if t == 0:
-        partial[cuda.blockIdx.x] = cache[0]
-
-
-@cuda.jit
-def block_sums_no_guard(x, partial):
-    cache = cuda.shared.array(TPB, float32)
-    t = cuda.threadIdx.x
-    i = cuda.grid(1)
-    cache[t] = x[i]
-    cuda.syncthreads()
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     step = TPB // 2
     while step > 0:
         if t < step:
@@ -281,7 +376,11 @@ def block_sums_barrier_in_if(x, partial):
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB // 2
     while step > 0:
@@ -298,7 +397,11 @@ def block_sums_every_thread_writes(x, partial):
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB // 2
     while step > 0:
@@ -310,11 +413,15 @@ def block_sums_every_thread_writes(x, partial):
 
 
 @cuda.jit
-def block_sums_step_too_big(x, partial):
+def block_sums_step_too_big(x, partial):      # the tree starts at TPB: reads past the shared array
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB
     while step > 0:
@@ -331,7 +438,12 @@ def block_sums_global_index(x, partial):      # writes partial[i] instead of par
     cache = cuda.shared.array(TPB, float32)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
-    cache[t] = x[i] if i < x.size else float32(0.0)
+    g = i
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
     cuda.syncthreads()
     step = TPB // 2
     while step > 0:
@@ -339,8 +451,31 @@ def block_sums_global_index(x, partial):      # writes partial[i] instead of par
             cache[t] += cache[t + step]
         cuda.syncthreads()
         step //= 2
-    if t == 0 and i < partial.size:
-        partial[i] = cache[0]
+    if t == 0 and g < partial.size:
+        partial[g] = cache[0]
+
+
+@cuda.jit
+def block_sums_empty_block_skips(x, partial):  # a block whose threads read nothing writes nothing
+    cache = cuda.shared.array(TPB, float32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    if cuda.blockIdx.x * cuda.blockDim.x >= x.size:
+        return
+    acc = float32(0.0)
+    while i < x.size:
+        acc += x[i]
+        i += cuda.gridsize(1)
+    cache[t] = acc
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            cache[t] += cache[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
 
 
 # ---------------- 03-hist-atomic
@@ -376,6 +511,181 @@ def hist_adds_level(levels, hist):
     i = cuda.grid(1)
     if i < levels.size:
         cuda.atomic.add(hist, levels[i], levels[i])
+
+
+# ---------------- 03-hist-private
+BINS = lesson03.BINS
+
+
+@cuda.jit
+def private_ok(levels, hist):
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_no_zero_barrier(levels, hist):
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_no_merge_barrier(levels, hist):
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_global_atomics(levels, hist):     # right counts, one global atomic per element
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(hist, levels[i], 1)
+
+
+@cuda.jit
+def private_no_shared(levels, hist):          # right counts, BINS atomics per block, but no shared memory
+    if cuda.threadIdx.x == 0:
+        local = cuda.local.array(BINS, int32)
+        for b in range(BINS):
+            local[b] = 0
+        start = cuda.blockIdx.x * cuda.blockDim.x
+        for i in range(start, min(start + cuda.blockDim.x, levels.size)):
+            local[levels[i]] += 1
+        for b in range(BINS):
+            cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_zero_own_bin(levels, hist):       # local[t] = 0: too few bins zeroed with 16 threads
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    if t < BINS:
+        local[t] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_zero_unguarded(levels, hist):     # local[t] = 0 with 128 threads: past the 32 bins
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    local[t] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_merge_own_bin(levels, hist):      # thread t merges bin t only: bins 16.. lost with 16 threads
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    if t < BINS:
+        cuda.atomic.add(hist, t, local[t])
+
+
+@cuda.jit
+def private_plain_merge(levels, hist):        # hist[b] += local[b]: blocks race on the global bins
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        hist[b] += local[b]
+
+
+@cuda.jit
+def private_every_thread_merges(levels, hist):   # each thread adds all the bins: counts times the block
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    if i < levels.size:
+        cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(BINS):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_no_guard(levels, hist):
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    for b in range(t, BINS, cuda.blockDim.x):
+        local[b] = 0
+    cuda.syncthreads()
+    i = cuda.grid(1)
+    cuda.atomic.add(local, levels[i], 1)
+    cuda.syncthreads()
+    for b in range(t, BINS, cuda.blockDim.x):
+        cuda.atomic.add(hist, b, local[b])
+
+
+@cuda.jit
+def private_guard_around_all(levels, hist):   # the guard skips the barriers in the last block
+    local = cuda.shared.array(BINS, int32)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    if i < levels.size:
+        for b in range(t, BINS, cuda.blockDim.x):
+            local[b] = 0
+        cuda.syncthreads()
+        cuda.atomic.add(local, levels[i], 1)
+        cuda.syncthreads()
+        for b in range(t, BINS, cuda.blockDim.x):
+            cuda.atomic.add(hist, b, local[b])
 
 
 def check(ex_id, obj):
@@ -414,13 +724,25 @@ CASES = {
         (1_000_000, "one atomic per element"), (3906, "rounds up"), (3906.25, "whole number"),
         (256, "only thread 0"), (8, "tree steps"), (1, "one atomic per block")]),
     "03-block-sums": (stub_kernel, block_sums_ok, [
-        (block_sums_no_loop_barrier, "race"), (block_sums_no_load_barrier, "after loading"),
-        (block_sums_no_guard, "outside the array"), (block_sums_barrier_in_if, "outside `if t < step:`"),
+        (block_sums_one_each, "never read"), (block_sums_block_stride, "not the number of threads in a block"),
+        (block_sums_chunks, "grid-stride"), (block_sums_fixed_count, "while the index is below x.size"),
+        (block_sums_float64, "float64 accumulation"),
+        (block_sums_no_loop_barrier, "race"), (block_sums_no_load_barrier, "after storing"),
+        (block_sums_barrier_in_if, "outside `if t < step:`"),
         (block_sums_every_thread_writes, "t == 0"), (block_sums_step_too_big, "TPB // 2"),
-        (block_sums_global_index, "never written")]),
+        (block_sums_global_index, "never written"),
+        (block_sums_empty_block_skips, "the sum is then 0")]),
     "03-hist-atomic": (stub_kernel, hist_ok, [
         (hist_racy, "cuda.atomic.add(hist, levels[i], 1)"), (hist_no_guard, "outside the array"),
         (hist_index_not_level, "the bin is levels[i]"), (hist_adds_level, "add 1")]),
+    "03-hist-private": (stub_kernel, private_ok, [
+        (private_no_zero_barrier, "barrier after zeroing is missing"),
+        (private_no_merge_barrier, "barrier before the merge is missing"),
+        (private_global_atomics, "at most 32 per block"), (private_no_shared, "uses no shared memory"),
+        (private_zero_own_bin, "fewer than the 32 bins"), (private_zero_unguarded, "loop over the bins"),
+        (private_merge_own_bin, "never merged"), (private_plain_merge, "one cuda.atomic.add"),
+        (private_every_thread_merges, "not every thread every bin"), (hist_racy, "Threads of one block race"),
+        (private_no_guard, "missing guard"), (private_guard_around_all, "reach both barriers")]),
 }
 
 

@@ -239,8 +239,7 @@ def says_where_the_solution_is(nb) -> list[str]:
 # ---------------------------------------------------------------- the tests
 
 # Known leaks with their own item in issue 18; strict: the test fails once they are fixed, so the entry goes.
-KNOWN = {"03_parallel_patterns": "issue 18 §1, 03: hist_private (cell 29) repeats the 03-hist-atomic answer "
-                                 "on shared memory; hist_private is to become the exercise"}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("src", [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p.stem], strict=True))

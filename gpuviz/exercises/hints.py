@@ -68,14 +68,16 @@ HINTS: dict[str, list[str]] = {
     ],
     # ---- 03 parallel patterns
     "03-block-sums": [
-        "Start from `sum_tree`: load into shared memory, add up in a tree, one result per block. What changes "
-        "is where the result goes: the block's own slot of `partial`, with no atomic.",
-        "Every thread loads one element into a shared array of TPB floats, a float32 zero past the end of `x`, "
-        "so that every thread takes part in the tree. Then a barrier, before anyone reads a neighbour's slot.",
-        "The step halves from TPB // 2 down to 1; at each step the threads below it add the slot `step` places "
-        "up into their own. A barrier after EVERY step, outside the `if`, so that every thread reaches it.",
-        "After the loop only thread 0 writes: the block's slot of `partial` (indexed by the block number) "
-        "gets the first element of the shared array.",
+        "The grid is fixed and small, far fewer threads than elements. So the work has two parts: first each "
+        "thread adds up its own share of x, alone, in a register; then the block adds up its threads' "
+        "totals, as sum_tree does.",
+        "A thread's share starts at its index over the whole grid and steps by the number of threads in the "
+        "whole grid, until it is past the end of x: every element is read once, and at each step the threads "
+        "of a warp read neighbours. Start the register at a float32 zero.",
+        "Each thread stores its total in its slot of a shared array of TPB floats, even a thread whose share "
+        "was empty (its total is 0). Then a barrier, before anyone reads a neighbour's slot.",
+        "The tree is sum_tree's, barriers included. At the end only thread 0 writes, into the block's own "
+        "slot of `partial`, with no atomic: a block that read nothing writes 0.",
     ],
     "03-hist-atomic": [
         "One thread per element of `levels`. Which bin does element i land in?",
@@ -83,6 +85,18 @@ HINTS: dict[str, list[str]] = {
         "The increment has to be one indivisible step.",
         "`cuda.atomic.add(array, index, value)` is that step: the array is the histogram, the index the "
         "element's level, the value 1. And guard the thread index against `levels.size`.",
+    ],
+    "03-hist-private": [
+        "Three phases, each finished before the next starts: clear the block's shared histogram, count the "
+        "block's elements into it, add it to the global one. What separates phases that different threads "
+        "work on?",
+        "The shared array has BINS bins, and the block may have more threads than that (128) or fewer (16): "
+        "let each thread clear the bins t, t + blockDim.x, t + 2 * blockDim.x, ... below BINS.",
+        "A barrier after clearing, so no thread counts into a bin not yet zero; counting is stage 2's atomic, "
+        "but on the shared array, and only threads that have an element count. A barrier after counting.",
+        "The merge splits the bins among the threads the same way as the clearing. Other blocks add to the "
+        "same global bins, so each addition is an atomic: at most BINS per block. Keep the guard off the "
+        "barriers: every thread must reach both.",
     ],
     # ---- 04 matmul, naive
     "04-coalesced": [
@@ -272,8 +286,10 @@ SEE: dict[str, str] = {
     "01-grayscale": "notebook 01, section 7 (A 2D grid on a real image)",
     "02-copy2d": "notebook 02, section 3 (How a warp reads memory: coalescing), 'Coalescing in two dimensions'",
     "02-col-sums": "notebook 02, section 3, 'Coalescing in two dimensions'",
-    "03-block-sums": "notebook 03, sections 2 (a tree in shared memory) and 3 (the missing barrier)",
+    "03-block-sums": "notebook 03, sections 2 (a tree in shared memory) and 3 (the missing barrier and thread "
+                     "coarsening)",
     "03-hist-atomic": "notebook 03, sections 4 (the racy histogram) and 5 (atomics)",
+    "03-hist-private": "notebook 03, section 6 (private histograms in shared memory), with section 2 for barriers",
     "04-coalesced": "notebook 04, section 1 (Trap 1 and Trap 2) and section 2 (The coalesced kernel)",
     "04-attainable": "notebook 04, section 5 (The roofline)",
     "05-tiled": "notebook 05, section 1 (Shared-memory tiles)",
