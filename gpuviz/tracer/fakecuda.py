@@ -90,7 +90,8 @@ class _Const:
 
 def _rmw(update):
     def op(ary, idx, val):
-        return ary._atomic(idx, lambda old: update(old, val), _line())
+        with np.errstate(over="ignore"):               # integers wrap around silently, as on a GPU
+            return ary._atomic(idx, lambda old: update(old, val), _line())
     return op
 
 

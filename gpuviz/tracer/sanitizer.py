@@ -268,7 +268,7 @@ class Memory:
         where = f"{buf.name}[{','.join(str(int(i)) for i in idx)}]"
         msg = (f"thread {fmt_index(t)} of block {fmt_index(b)} {_VERB[op]} {where}, which no thread of the block "
                f"has written: shared memory is not initialized, so on a GPU this reads whatever an earlier "
-               f"kernel left there (the tracer gives 0). Write every element before reading it: when the block "
+               f"kernel left there (the tracer fills it with NaN, or 0x5A5A5A5A for integers). Write every element before reading it: when the block "
                f"has fewer threads than the array has elements, each thread writes several (a loop), and for "
                f"sums or atomics zero the array first, then cuda.syncthreads().")
         self._record("uninitialized_read", buf, line, flat, lambda: Problem(
