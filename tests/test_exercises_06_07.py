@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from numba import cuda, float32
 
 from gpuviz.exercises import lesson06, lesson07
+from gpuviz.exercises.check import NOT_DONE
 from gpuviz.exercises.check import check as gv_check
 
 
@@ -212,6 +213,148 @@ def sgd_into_g(w, g, lr):
         g[i] = w[i] - lr * g[i]
 
 
+# ---------------------------------------------------------------- 06-backward
+# The notebook's namespace, as backward sees it: its kernels (under the notebook's names), grid helpers and
+# sizes. grid2/grid1 compute a GPU's grid (one thread per element), so a grid sized for the wrong shape differs.
+BLOCK2, BLOCK1, CLASSES = (4, 4), 16, 10
+
+
+def grid2(rows, cols):
+    return ((cols + BLOCK2[0] - 1) // BLOCK2[0], (rows + BLOCK2[1] - 1) // BLOCK2[1])
+
+
+def grid1(n):
+    return (n + BLOCK1 - 1) // BLOCK1
+
+
+@cuda.jit
+def matmul(A, B, C):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, C.shape[0], sr):
+        for col in range(c0, C.shape[1], sc):
+            acc = float32(0.0)
+            for k in range(A.shape[1]):
+                acc += A[row, k] * B[k, col]
+            C[row, col] = acc
+
+
+@cuda.jit
+def matmul_tn(A, B, C):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, C.shape[0], sr):
+        for col in range(c0, C.shape[1], sc):
+            acc = float32(0.0)
+            for k in range(A.shape[0]):
+                acc += A[k, row] * B[k, col]
+            C[row, col] = acc
+
+
+@cuda.jit
+def matmul_nt(A, B, C):
+    c0, r0 = cuda.grid(2)
+    sc, sr = cuda.gridsize(2)
+    for row in range(r0, C.shape[0], sr):
+        for col in range(c0, C.shape[1], sc):
+            acc = float32(0.0)
+            for k in range(A.shape[1]):
+                acc += A[row, k] * B[col, k]
+            C[row, col] = acc
+
+
+@cuda.jit
+def col_sums(A, out):
+    for col in range(cuda.grid(1), A.shape[1], cuda.gridsize(1)):
+        acc = float32(0.0)
+        for row in range(A.shape[0]):
+            acc += A[row, col]
+        out[col] = acc
+
+
+relu_backward, xent_backward = relu_bwd_ok, xent_ok       # the learner's checked kernels
+
+BACKWARD_LINES = [
+    'xent_backward[grid2(B, K), BLOCK2](s["P"], y, s["dZ2"])',
+    'matmul_tn[grid2(H, K), BLOCK2](s["H"], s["dZ2"], s["W2"])',
+    'col_sums[grid1(K), BLOCK1](s["dZ2"], s["b2"])',
+    'matmul_nt[grid2(B, H), BLOCK2](s["dZ2"], p["W2"], s["dH"])',
+    'relu_backward[grid2(B, H), BLOCK2](s["dH"], s["Z1"], s["dZ1"])',
+    'matmul_tn[grid2(D, H), BLOCK2](X, s["dZ1"], s["W1"])',
+    'col_sums[grid1(H), BLOCK1](s["dZ1"], s["b1"])',
+]
+
+
+def backward_variant(*changes, namespace=None):
+    """backward(X, y, p, s) with line i replaced by text (None: removed; a list: several lines), for each
+    (i, text) of changes; its globals are this module's (the kernels above) or `namespace`."""
+    lines = list(BACKWARD_LINES)
+    for i, text in changes:
+        lines[i] = text
+    body = []
+    for line in lines:
+        body += [] if line is None else line if isinstance(line, list) else [line]
+    src = ("def backward(X, y, p, s):\n    B, H = s['Z1'].shape\n    D = X.shape[1]\n    K = s['Z2'].shape[1]\n"
+           + "".join(f"    {line}\n" for line in body or ["pass"]))
+    ns = {}
+    exec(src, globals() if namespace is None else namespace, ns)
+    return ns["backward"]
+
+
+def backward_stub(X, y, p, s):
+    B, H = s["Z1"].shape
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+backward_ok = backward_variant()
+backward_mask_from_h = backward_variant((4, 'relu_backward[grid2(B, H), BLOCK2](s["dH"], s["H"], s["dZ1"])'))
+backward_classes = backward_variant(*[(i, line.replace("K)", "CLASSES)")) for i, line in enumerate(BACKWARD_LINES)])
+backward_in_place = backward_variant(        # also right: dZ1 overwrites dH, element by element
+    (4, 'relu_backward[grid2(B, H), BLOCK2](s["dH"], s["Z1"], s["dH"])'),
+    (5, 'matmul_tn[grid2(D, H), BLOCK2](X, s["dH"], s["W1"])'), (6, 'col_sums[grid1(H), BLOCK1](s["dH"], s["b1"])'))
+backward_reference_ok = lesson06.backward_reference
+BACKWARD_WRONG = [
+    (backward_variant((1, 'matmul[grid2(H, K), BLOCK2](s["H"], s["dZ2"], s["W2"])')),
+     "dW2 was computed with matmul, without the transpose"),
+    (backward_variant((5, 'matmul[grid2(D, H), BLOCK2](X, s["dZ1"], s["W1"])')),
+     "dW1 was computed with matmul, without the transpose"),
+    (backward_variant((3, 'matmul[grid2(B, H), BLOCK2](s["dZ2"], p["W2"], s["dH"])')),
+     "needs W2 transposed"),
+    (backward_variant((3, 'matmul_tn[grid2(B, H), BLOCK2](s["dZ2"], p["W2"], s["dH"])')),
+     "transposes the first operand"),
+    (backward_variant((1, 'matmul_tn[grid2(H, K), BLOCK2](s["dZ2"], s["H"], s["W2"])')),
+     "operands of matmul_tn are in the wrong order"),
+    (backward_variant((3, 'matmul_nt[grid2(B, H), BLOCK2](s["dZ2"], s["W2"], s["dH"])')),
+     "holds the gradient dW2, not the weights"),
+    (backward_variant((4, 'relu_backward[grid2(B, H), BLOCK2](s["Z1"], s["dH"], s["dZ1"])')),
+     "operands of relu_backward are in the wrong order"),
+    (backward_variant((5, 'matmul_tn[grid2(D, H), BLOCK2](s["H"], s["dZ1"], s["W1"])')),
+     "dW1 was computed from H"),
+    (backward_variant((5, 'matmul_tn[grid2(D, H), BLOCK2](X, s["dH"], s["W1"])')),
+     "before ReLU's mask"),
+    (backward_variant((6, 'col_sums[grid1(H), BLOCK1](s["dH"], s["b1"])')), "before ReLU's mask"),
+    (backward_variant((2, 'col_sums[grid1(H), BLOCK1](s["dH"], s["b2"])')), "sums the wrong array"),
+    (backward_variant((6, None)), "db1 was never written"),
+    (backward_variant((2, None)), "db2 was never written"),
+    (backward_variant((4, None)), "dZ1 was never written"),
+    (backward_variant((1, 'matmul_tn[grid2(H, K), BLOCK2](s["H"], s["dZ2"], p["W2"])')),
+     "p holds the weights, s the gradients"),
+    (backward_variant((0, None), (2, [BACKWARD_LINES[2], BACKWARD_LINES[0]])), "dW2 was computed before dZ2"),
+    (backward_variant((1, 'matmul_tn[grid2(K, H), BLOCK2](s["H"], s["dZ2"], s["W2"])')),
+     "sized its grid with grid2(10, "),
+    (backward_variant((5, 'matmul_tn[grid2(H, D), BLOCK2](X, s["dZ1"], s["W1"])')), "(rows first, then columns)"),
+    (backward_variant((6, 'col_sums[grid1(B), BLOCK1](s["dZ1"], s["b1"])')), "for that array it is grid1("),
+    (backward_variant((7 - 7, 'xent_backward[grid2(B, K), BLOCK2](s["P"], y, s["dZ2"])\n    s["P"][0, 0] = 0')),
+     "backward changed s[\"P\"]"),
+    (backward_variant(namespace=globals() | {"relu_backward": relu_bwd_no_mask}),
+     "does 06-relu-backward pass its check?"),
+    (backward_variant(namespace=globals() | {"relu_backward": stub3}), "finish exercise 06-relu-backward first"),
+    (backward_variant(namespace=globals() | {"xent_backward": stub3}), "finish exercise 06-xent-grad first"),
+    (42, "pass your function itself"),
+]
+
+
 @pytest.fixture(autouse=True)
 def _first_try():
     """Each test starts as a fresh session: 07-hidden-syncs' feedback depends on the tries before."""
@@ -242,6 +385,9 @@ CASES = {
         (sgd_ascent, "uphill"), (sgd_no_lr, "learning rate is missing"), (sgd_replace, "replaces the weight"),
         (sgd_divide, "divided by the learning rate"), (sgd_scaled, "not lr * g[i] * w[i]"),
         (sgd_no_stride, "never written"), (sgd_no_guard, "grid stride"), (sgd_off_by_one, "Stop the loop at w.size"), (sgd_into_g, "went into g")]),
+    "06-backward": (backward_stub, [backward_ok, backward_mask_from_h, backward_classes, backward_in_place,
+                                     backward_reference_ok],
+                    BACKWARD_WRONG),
 }
 
 
@@ -439,3 +585,24 @@ def test_hidden_syncs_reveals_one_line_per_new_try():
     assert check("07-hidden-syncs", {"B", "C", "F", "G", "H"}) == (True, "")
     lesson07.forget_tries()                                  # a fresh session starts over
     assert _explained(check("07-hidden-syncs", {"B", "C", "F", "G"})[1]) == []
+
+
+def test_the_notebooks_backward_passes_and_its_student_stub_is_not_done():
+    """The solution cell of 06-backward, run in this namespace (the notebook's kernels, with a GPU's grids),
+    passes; its student version (seven stubbed steps) says 'not done'."""
+    import json
+    from pathlib import Path
+
+    from gpuviz.course.student import strip_source
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "course/solutions/06_network_from_kernels.ipynb").read_text())
+    cell, = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "06-backward-solution"]
+    source = "".join(cell["source"])
+    for text, passes in ((source, True), (strip_source(source), False)):
+        ns = {}
+        exec(text, globals(), ns)
+        ok, msg = check("06-backward", ns["backward"])
+        assert ok == passes, msg
+        assert passes or msg == NOT_DONE
+    assert strip_source(source).count("raise NotImplementedError()") == 7
+    assert "# 6. dW1" in strip_source(source)           # the skeleton's steps stay in the student version

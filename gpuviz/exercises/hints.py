@@ -161,6 +161,19 @@ HINTS: dict[str, list[str]] = {
         "Downhill means subtracting: the new weight is the old one minus the learning rate times the gradient, "
         "written back into `w` in place (not into `g`).",
     ],
+    "06-backward": [
+        "Work down the skeleton with the table of section 2 beside you: each step is one row's formula, and "
+        "each formula is one launch. Every input a step needs was computed by a step above it (or by forward, "
+        "into s).",
+        "Which kernel? Look where the transpose sits in the formula: on the first operand (a weight gradient, "
+        "like H^T dZ2) is matmul_tn; on the second (the gradient passed back, dZ2 W2^T) is matmul_nt. Bias "
+        "gradients are column sums; ReLU's step is your relu_backward, with the forward input Z1 as its mask.",
+        "Argument order: the operands in the order the formula writes them, the output last. The weights come "
+        "from p (p[\"W2\"]); s[\"W2\"] is where dW2 goes. The first layer's input is X, not H.",
+        "Grids, as forward does: grid2 with the (rows, cols) of the array the launch writes, the shape noted "
+        "in the skeleton's comment, and grid1 with the length of a bias gradient. A 2D kernel takes BLOCK2, a "
+        "1D one BLOCK1.",
+    ],
     # ---- 07 PyTorch on a GPU
     "07-timing": [
         "Three things, in order: warm up, synchronize around the timed region, repeat and divide (the list "
@@ -297,6 +310,7 @@ SEE: dict[str, str] = {
     "06-relu-backward": "notebook 06, section 4 (The backward pass: your kernels)",
     "06-xent-grad": "notebook 06, section 3 (Softmax cross-entropy, without overflow) and section 4",
     "06-sgd": "notebook 01, section 5 (Grid-stride loops), and notebook 06, section 4",
+    "06-backward": "notebook 06, section 2 (the table of the backward pass) and section 3 (the three matmul kernels)",
     "07-timing": "notebook 07, section 2 (Asynchronous execution, and timing it correctly)",
     "07-amp-step": "notebook 07, section 5 (Faster arithmetic: TF32 and mixed precision)",
     "08-im2col": "notebook 08, section 1 (A convolution is a matrix multiply)",
