@@ -74,7 +74,8 @@ def matmul_tiled(A, B, C):
     tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
     col, row = cuda.grid(2)
     acc = float32(0.0)
-    for t in range((A.shape[1] + TILE - 1) // TILE):
+    n_tiles = (A.shape[1] + TILE - 1) // TILE        # rounded up: a last, partial tile counts
+    for t in range(n_tiles):
         k = t * TILE + tx                    # this thread loads A[row, k] ...
         if row < A.shape[0] and k < A.shape[1]:
             sA[ty, tx] = A[row, k]

@@ -380,7 +380,7 @@ def test_package_kernels_pass_the_exercises(ex_id, kernel, kw):
 
 def _body(src: str) -> list[str]:
     lines = [ln.rstrip() for ln in src.splitlines()]
-    lines = [ln for ln in lines if ln.strip() and not ln.strip().startswith(("@", "### "))]
+    lines = [ln for ln in lines if ln.strip() and not ln.strip().startswith(("@", "#"))]   # markers, comments
     return [re.sub(r"\s+#.*$", "", ln) for ln in lines]
 
 
@@ -412,3 +412,59 @@ def test_attainable_bank_is_named_and_far_from_the_answer():
         assert abs(wrong - right[key]) > lesson04.ATTAINABLE_RTOL * right[key], (key, wrong)
         ok, msg = get("04-attainable")[1](right | {key: wrong})
         assert not ok and why in msg, msg
+
+
+# ---------------- the skeletons of 05-tiled and 05-regblock, filled step by step
+SKELETON_STEPS = {   # exercise -> [(steps filled, words the check's message must contain)]
+    "05-tiled": [((), "not done yet"), ((1, 2), "name 'n_tiles' is not defined"),
+                 ((1, 2, 3, 4), "never written"), ((1, 2, 3, 4, 6, 7, 8), "missing barrier"),
+                 ((1, 2, 3, 4, 5, 6, 8), "missing barrier"), ((1, 2, 3, 5, 6, 7, 8), "Step 4 (the loads)"),
+                 ((1, 2, 3, 4, 5, 7, 8), "Step 6 (multiply-add)"), ((1, 2, 3, 4, 5, 6, 7), "never written")],
+    "05-regblock": [((), "not done yet"), ((1, 2, 3), "never written"), ((1, 2, 3, 5, 6, 7), "missing barrier"),
+                    ((1, 3, 4, 5, 6, 7), "reads sA, which no thread"), ((1, 2, 4, 5, 6, 7), "reads sB, which no thread"),
+                    ((1, 2, 3, 4, 6, 7), "Step 5 (multiply-add)"), ((1, 2, 3, 4, 5, 6), "never written")],
+}
+
+
+def _skeleton(ex_id, filled):
+    """The learner's cell of `ex_id` as `gpuviz student` writes it, with the steps in `filled` done as in the
+    solution (and the `raise` of step 1 replaced once step 1 is done), compiled as a kernel."""
+    from gpuviz.course import student as S
+
+    nb = json.loads((ROOT / "course" / "solutions" / "05_matmul_tiled.ipynb").read_text())
+    src = next("".join(c["source"]) for c in nb["cells"]
+               if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == f"{ex_id}-solution")
+    parts = re.split(r"(\n[ \t]*### BEGIN SOLUTION\n.*?### END SOLUTION)", src, flags=re.S)
+    steps = iter(range(1, len(parts)))
+    src = "".join(re.sub(r"\n[ \t]*### (BEGIN|END) SOLUTION", "", p) if "### BEGIN" in p and next(steps) in filled
+                  else p for p in parts)
+    stub = S.strip_source(src)
+    if 1 in filled:
+        stub = stub.replace("raise NotImplementedError()", "pass")
+    name = f"{ex_id.replace('-', '_')}_{'_'.join(map(str, filled)) or 'stub'}"
+    path = _VARIANTS / f"{name}.py"
+    path.write_text("from numba import cuda, float32\n"
+                    f"TILE = {TILE}\nBM, BN, BK, TM = {BM}, {BN}, {BK}, {TM}\n\n" + stub)
+    ns = {}
+    exec(compile(path.read_text(), str(path), "exec"), ns)
+    import linecache
+    linecache.checkcache(str(path))
+    return next(v for v in ns.values() if hasattr(v, "py_func"))
+
+
+@pytest.mark.parametrize("ex_id,filled,words", [(e, f, w) for e, steps in SKELETON_STEPS.items() for f, w in steps],
+                         ids=[f"{e}-{'-'.join(map(str, f)) or 'stub'}" for e, s in SKELETON_STEPS.items() for f, _ in s])
+def test_a_partly_filled_skeleton_names_what_is_missing(ex_id, filled, words):
+    from gpuviz.exercises.check import check as gv_check
+
+    res = gv_check(ex_id, _skeleton(ex_id, set(filled)), strict=False, **KW[ex_id])
+    assert not res.passed and words in res.message, res.message
+
+
+@pytest.mark.parametrize("ex_id", SKELETON_STEPS)
+def test_the_filled_skeleton_passes(ex_id):
+    from gpuviz.exercises.check import check as gv_check
+
+    n = {"05-tiled": 8, "05-regblock": 7}[ex_id]
+    res = gv_check(ex_id, _skeleton(ex_id, set(range(1, n + 1))), strict=False, **KW[ex_id])
+    assert res.passed, res.message

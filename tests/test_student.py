@@ -21,6 +21,24 @@ def test_regions_in_functions_raise_at_their_indentation():
     assert S.strip_source(nested).splitlines()[2:4] == ["        # YOUR CODE HERE", "        raise NotImplementedError()"]
 
 
+def test_a_skeleton_raises_once_and_keeps_its_steps():
+    """Several regions in one function, one per commented step: the comments stay, only the first region
+    raises (the untouched stub is "not done"), the later ones get `pass` only where a block would be empty,
+    and the stub compiles."""
+    src = ("@cuda.jit\ndef k(x, out):\n    # 1. place\n    ### BEGIN SOLUTION\n    i = cuda.grid(1)\n    ### END SOLUTION\n"
+           "    acc = 0\n    for t in range(3):\n        # 2. load\n        ### BEGIN SOLUTION\n        s = x[i]\n"
+           "        ### END SOLUTION\n        # 3. wait\n        ### BEGIN SOLUTION\n        cuda.syncthreads()\n"
+           "        ### END SOLUTION\n    # 4. write\n    ### BEGIN SOLUTION\n    out[i] = acc\n    ### END SOLUTION\n\n\n"
+           "def other(y):\n    ### BEGIN SOLUTION\n    return y\n    ### END SOLUTION")
+    out = S.strip_source(src)
+    assert out.split("\n") == [
+        "@cuda.jit", "def k(x, out):", "    # 1. place", "    # YOUR CODE HERE", "    raise NotImplementedError()",
+        "    acc = 0", "    for t in range(3):", "        # 2. load", "        # YOUR CODE HERE", "        pass",
+        "        # 3. wait", "        # YOUR CODE HERE", "    # 4. write", "    # YOUR CODE HERE", "", "",
+        "def other(y):", "    # YOUR CODE HERE", "    raise NotImplementedError()"]
+    compile(out, "stub", "exec")
+
+
 def test_top_level_regions_do_not_raise():
     assert S.strip_source("x = None\n### BEGIN SOLUTION\nx = 3\n### END SOLUTION\nprint(x)") == \
         "x = None\n# YOUR CODE HERE\nprint(x)"

@@ -6,7 +6,10 @@ For every solution region of `course/solutions/NN_*.ipynb` (the lines `gpuviz st
 `### BEGIN SOLUTION` and `### END SOLUTION`), its code must not appear in `notebooks/NN_*.ipynb`. Code is
 compared line by line with comments and whitespace dropped and local names renamed in order of first
 use (`max(0, (free_bytes - fixed) // per_sample)` is the same code as `max(0, (f - x) // s)`); trivial
-lines (`return`, `pass`, `else:`, a single name or number) are ignored. The source of every kernel a
+lines (`return`, `pass`, `else:`, a single name or number) are ignored. A kernel's skeleton has one region
+per step, each compared on its own; a region that is only calls with no arguments (the step "wait" is
+`cuda.syncthreads()`) names an API the lesson teaches, and is no answer on its own. Inside a longer region
+such a call counts like any line: where `torch.cuda.synchronize()` goes can be the answer. The source of every kernel a
 student notebook prints with `show(...)` or `inspect.getsource(...)` counts as part of the notebook.
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ SOURCES = sorted((ROOT / "course" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 KEEP = set(keyword.kwlist) | set(dir(builtins))                 # names that are not renamed
 TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\*\*|//|[=!<>]=|->|\S")
 TRIVIAL = re.compile(r"^(return|pass|break|continue|else:|try:|finally:|except\w*:?|\)|\]|\}|[\w.]+|return [\w.]+)$")
+BARE_CALL = re.compile(r"^[\w.]+\(\)$")      # `cuda.syncthreads()`: names an API, no answer on its own
 
 
 # ---------------------------------------------------------------- comparing code
@@ -192,6 +196,8 @@ def leaks(source_nb, student_nb) -> list[str]:
     found = []
     seen = visible_code(student_nb)
     for cell, region in solution_regions(source_nb):
+        if all(BARE_CALL.match(line) for line in region):
+            continue
         for where, lines in seen:
             if contains(lines, region):
                 found.append(f"the answer in cell {cell} of the source ({region[0]!r} ...) appears in {where}")
@@ -316,9 +322,20 @@ def test_leaks_are_caught(cells, where):
     ["def predict(free):\n    return max(0, (free - fixed) / per_sample)"],      # different code
     ["from gpuviz import matmul_kernels as mk", "show(mk.naive_traps)"],              # a kernel with two traps
     [S.strip_source(SOURCE.cells[0].source)],                                          # the stub itself
+    ["MD Wait with `cuda.syncthreads()`.", "cuda.syncthreads()"],       # an API call, named, is no answer
 ])
 def test_no_false_alarms(cells):
     assert leaks(SOURCE, _nb(*cells)) == []
+
+
+def test_a_skeletons_steps_are_compared_one_by_one():
+    """A function with one solution region per step: each step's code counts, except a bare API call."""
+    skeleton = _nb("@cuda.jit\ndef k(x, out):\n    # 1. load\n    ### BEGIN SOLUTION\n    s[tx] = x[i]\n"
+                   "    t = s[n - 1 - tx] * 2\n    ### END SOLUTION\n    # 2. wait\n    ### BEGIN SOLUTION\n"
+                   "    cuda.syncthreads()\n    ### END SOLUTION\n    out[i] = t")
+    assert leaks(skeleton, _nb("s[j] = y[m]\nv = s[n - 1 - j] * 2    # step 1, renamed, elsewhere"))
+    assert not leaks(skeleton, _nb("cuda.syncthreads()", "MD call `cuda.syncthreads()`"))
+    assert not leaks(skeleton, _nb(S.strip_source(skeleton.cells[0].source)))
 
 
 def test_pointers_to_a_solution_are_caught():

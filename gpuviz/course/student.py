@@ -3,7 +3,11 @@
 In every cell, the lines from `### BEGIN SOLUTION` to `### END SOLUTION` become `# YOUR CODE HERE`
 and, inside a function, `raise NotImplementedError()` at the region's indentation (outside a function
 a raise would stop the learner's notebook, so a top-level region only keeps the comment, and `pass`
-where a block needs a statement). In markdown cells the region becomes "YOUR ANSWER HERE". Lines
+where a block needs a statement). A function may hold several regions, one per step of a commented
+skeleton (the comments between them are kept): only its first region raises, so the untouched stub
+says "not done", while a skeleton filled step by step runs and its check names the next missing
+step; the later regions keep the comment, and `pass` where a block needs a statement. In markdown
+cells the region becomes "YOUR ANSWER HERE". Lines
 from `### BEGIN HIDDEN TESTS` to `### END HIDDEN TESTS` are removed. Outputs and execution counts are
 cleared. Everything else, metadata included, is left exactly as it is.
 """
@@ -27,24 +31,35 @@ def _indent(line: str) -> str:
     return line[:len(line) - len(line.lstrip())]
 
 
-def _in_function(lines: list[str], at: int, indent: str) -> bool:
-    """Is line `at` (indented `indent`) inside a def? Walk outwards through the enclosing blocks."""
+def _enclosing_def(lines: list[str], at: int, indent: str) -> int | None:
+    """The index of the def that line `at` (indented `indent`) is inside, or None. Walk outwards through
+    the enclosing blocks."""
     width = len(indent)
-    for line in reversed(lines[:at]):
-        if line.strip() and len(_indent(line)) < width:
+    for i in range(at - 1, -1, -1):
+        line = lines[i]
+        if line.strip() and not line.lstrip().startswith("#") and len(_indent(line)) < width:
             if re.match(r"\s*(async\s+)?def\b", line):
-                return True
+                return i
             width = len(_indent(line))
-    return False
+    return None
 
 
-def _replacement(kept: list[str], indent: str, markdown: bool) -> list[str]:
+def _opens_empty_block(kept: list[str], indent: str) -> bool:
+    """Does the last statement kept so far open a block that has no statement yet at `indent`?"""
+    code = [ln for ln in kept if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(indent and code and len(_indent(code[-1])) < len(indent) and _BLOCK_OPENER.match(code[-1]))
+
+
+def _replacement(kept: list[str], indent: str, markdown: bool, raised: set[int]) -> list[str]:
+    """The lines that replace a solution region; `raised` holds the defs whose stub raises already."""
     if markdown:
         return [f"{indent}YOUR ANSWER HERE"]
     out = [f"{indent}# YOUR CODE HERE"]
-    if _in_function(kept, len(kept), indent):
+    where = _enclosing_def(kept, len(kept), indent)
+    if where is not None and where not in raised:
+        raised.add(where)
         out.append(f"{indent}raise NotImplementedError()")
-    elif indent and kept and _BLOCK_OPENER.match(kept[-1]):
+    elif _opens_empty_block(kept, indent):
         out.append(f"{indent}pass")
     return out
 
@@ -53,6 +68,7 @@ def strip_source(source: str, markdown: bool = False) -> str:
     """A cell's source with solution regions replaced and hidden tests removed."""
     kept: list[str] = []
     region = None                     # (kind, indent) while inside a region
+    raised: set[int] = set()          # the defs (their line in `kept`) whose first region raises
     for n, line in enumerate(source.split("\n"), 1):
         mark = line.strip()
         if mark in (BEGIN_SOLUTION, BEGIN_HIDDEN):
@@ -64,7 +80,7 @@ def strip_source(source: str, markdown: bool = False) -> str:
             if not region or mark != expected:
                 raise MarkerError(f"line {n}: {mark} without its BEGIN")
             if region[0] == BEGIN_SOLUTION:
-                kept += _replacement(kept, region[1], markdown)
+                kept += _replacement(kept, region[1], markdown, raised)
             region = None
         elif not region:
             kept.append(line)

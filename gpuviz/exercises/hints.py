@@ -117,26 +117,29 @@ HINTS: dict[str, list[str]] = {
     ],
     # ---- 05 matmul, tiled
     "05-tiled": [
-        "At each step t every thread copies ONE element of A's tile and ONE of B's tile into shared memory, "
-        "then the block multiplies the two tiles. How many steps cover K when K is not a multiple of TILE?",
-        "Round the number of tiles up (integer arithmetic). Past the edge of A or B a thread stores "
-        "`float32(0.0)` into its slot instead of loading, so the padding adds nothing.",
-        "Two barriers per step: after loading (the tiles are complete before anyone reads them) and after the "
-        "multiply-add loop (nobody still reads them when the next step overwrites them). Every thread must "
-        "reach both: never inside an `if`.",
-        "Keep the running sum in one float32 variable started before the loop over tiles; only the final "
-        "write of C[row, col] is guarded.",
+        "Step 3: A.shape[1] need not be a multiple of TILE. How many tiles cover K columns when the last one is "
+        "only partly inside A? K // TILE rounds down and leaves those columns out; round up, in integers only.",
+        "Round up with `(K + TILE - 1) // TILE`. In step 4 the element of A that thread (tx, ty) loads at step t "
+        "is in row `row`, column `t * TILE + tx`; if that row or column is past A's shape, store "
+        "`float32(0.0)` instead, and the same for B (row `t * TILE + ty`, column `col`). Zeros add nothing.",
+        "Steps 5 and 7 are each one `cuda.syncthreads()`: after loading (the tiles are complete before anyone "
+        "reads them) and after the multiply-add loop (nobody still reads them when the next step overwrites "
+        "them). Every thread must reach both: never put them inside an `if`.",
+        "Step 6 loops `kk` over the TILE positions of the tile and adds `sA[ty, kk] * sB[kk, tx]` to acc. "
+        "Step 8, after the loop over t, is the only guarded step: write acc only where row and col are inside "
+        "C's shape.",
     ],
     "05-regblock": [
-        "The skeleton of each step k0: (1) every thread loads one element of the A tile and one of the B tile "
-        "(zero past the edges), (2) barrier, (3) multiply-add from shared memory into your TM sums, "
-        "(4) barrier. Step k0 by BK over `A.shape[1]`, so a last partial step is included.",
-        "The TM sums are a `cuda.local.array(TM, float32)`; set every one to `float32(0.0)` before the k0 loop "
-        "(a local array starts with garbage).",
-        "The inner loop: for each k of the tile, read B's value for your column once, then add it, times A's "
-        "value for each of your TM rows (ty * TM + i of the tile), into sum i.",
-        "After the k0 loop, write sum i to row `row0 + ty*TM + i` of column `col0 + tx`, each write guarded "
-        "against C's shape.",
+        "Steps 2 and 3: count the tile's elements row by row, 0, 1, 2, ...: element number t of a tile with "
+        "BK columns lies in row t // BK and column t % BK of the tile. The B tile's rows are BN long.",
+        "The A element of step 2: tile position (t // BK, t % BK), which is A's element at row `row0 + t // BK` "
+        "and column `k0 + t % BK` (the tile's corner plus the position). Store it in `sA` at the tile "
+        "position if both indices are inside A's shape, and `float32(0.0)` otherwise.",
+        "The B element of step 3: tile position (t // BN, t % BN), which is B's element at row `k0 + t // BN` "
+        "and column `col0 + t % BN`, guarded against B's shape the same way, into `sB`.",
+        "Steps 5 and 7: for each k of the tile, read `sB[k, tx]` into a variable once, then for each i < TM "
+        "add `sA[ty * TM + i, k]` times it to sum i. After the k0 loop, sum i belongs to row `row0 + ty * TM + i` of "
+        "column `col0 + tx`: write it where that is inside C.",
     ],
     # ---- 06 a network from kernels
     "06-relu-backward": [

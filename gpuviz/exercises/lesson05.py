@@ -46,6 +46,25 @@ def _outside(run):
             "tile otherwise, and guard the write of C.")
 
 
+def _unfilled(load_steps: str, sum_step: str):
+    """A step of the skeleton left empty: the tiles read but never loaded (the tracer fills shared memory
+    with NaN), or loaded but never multiplied (C all zeros)."""
+    def diagnose(run):
+        if run.problem is not None or run.close("C", run.want["C"], 1e-4, 1e-4):
+            return None
+        unread = sorted({p.array for p in run.trace.problems if p.kind == "uninitialized_read"})
+        if unread:
+            return (f"the kernel reads {' and '.join(unread)}, which no thread of the block stored: shared memory "
+                    f"starts with garbage on a GPU (NaN in the tracer). {load_steps} every thread stores one "
+                    "element of each tile at every step, float32(0.0) past the edge, before the first barrier.")
+        C, want = run.after("C"), run.want["C"]
+        if run.written("C").all() and not np.any(C) and np.any(want):
+            return (f"every element of C is 0: the running sums never grew. {sum_step} adds the products of the "
+                    "two tiles between the barriers, at every step.")
+        return None
+    return diagnose
+
+
 def _matmul_case(rng, M, K, N, grid, block, name):
     A = rng.standard_normal((M, K)).astype(np.float32)
     B = rng.standard_normal((K, N)).astype(np.float32)
@@ -89,7 +108,8 @@ def _tile_mistakes(run):
 
 _tiled = KernelExercise(
     "matmul_tiled", reference=matmul_reference, cases=_tiled_cases, seed=SEED, float32=True, rtol=1e-4, atol=1e-4,
-    diagnose=[_outside, _tile_mistakes], hints=HINTS | {
+    diagnose=[_outside, _unfilled("Step 4 (the loads):", "Step 6 (multiply-add)"), _tile_mistakes],
+    hints=HINTS | {
         "unwritten": "Every thread writes C[row, col] (guarded) after the loop over tiles."},
     requires=[uses_shared("the values are right, but the kernel uses no shared memory: load each tile of A and B "
                           "into cuda.shared.array((TILE, TILE), float32) and compute from there.")])
@@ -114,7 +134,8 @@ def _regblock_short(run):
 
 _regblock1d = KernelExercise(
     "matmul_regblock1d", reference=matmul_reference, cases=_regblock_cases, seed=SEED + 1, float32=True,
-    rtol=1e-4, atol=1e-4, diagnose=[_outside, _regblock_short], hints=HINTS,
+    rtol=1e-4, atol=1e-4, hints=HINTS,
+    diagnose=[_outside, _unfilled("Steps 2 and 3 (the loads):", "Step 5 (multiply-add)"), _regblock_short],
     requires=[uses_shared("the values are right, but no shared memory is used: stage the A and B tiles in "
                           "shared arrays.")])
 
