@@ -468,3 +468,42 @@ def test_the_filled_skeleton_passes(ex_id):
     n = {"05-tiled": 8, "05-regblock": 7}[ex_id]
     res = gv_check(ex_id, _skeleton(ex_id, set(range(1, n + 1))), strict=False, **KW[ex_id])
     assert res.passed, res.message
+
+
+# ---------------- 04: the learner finds the problems from evidence, and nothing shows the fix
+
+def _statements(src: str) -> list[str]:
+    import ast
+
+    body = ast.parse(src).body[0].body
+    return [ast.dump(s) for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+
+
+def _cells(folder: str, name: str = "04_matmul_naive.ipynb") -> list[dict]:
+    return json.loads((ROOT / folder / name).read_text())["cells"]
+
+
+def test_04_naive_kernel_is_shown_unlabelled_and_is_the_package_kernel():
+    """Notebook 04 writes the naive kernel out without comments that name its problems, and it is the
+    package's naive_traps statement for statement (the PTX the notebook shows is naive_traps's)."""
+    cells = ["".join(c["source"]) for c in _cells("course/solutions") if c["cell_type"] == "code"]
+    naive = [c for c in cells if "def matmul_naive(" in c]
+    assert len(naive) == 1
+    assert "#" not in naive[0] and '"""' not in naive[0], "the naive kernel's comments would give the traps away"
+    assert _statements(naive[0].split("\n", 1)[1]) == _statements(inspect.getsource(mk.naive_traps.py_func).split("\n", 1)[1])
+    assert not any("show(mk." in c for c in cells), "show(mk....) prints a package kernel with its labelled comments"
+
+
+def test_04_student_notebook_does_not_write_the_fixed_lines():
+    """Neither the prose nor the code of the student notebook writes a line of the fix: the mapping that
+    makes the warp coalesce, or a float32 start of the sum."""
+    text = "\n".join("".join(c["source"]) for c in _cells("notebooks"))
+    for fix in (r"col\s*,\s*row\s*=\s*cuda\.grid\(2\)", r"float32\(0(\.0?)?\)", r"x\s+(indexes|along) the columns?\b"):
+        assert not re.search(fix, text), f"the student notebook 04 gives the fix away: {fix}"
+
+
+@pytest.mark.parametrize("kernel", [mk.naive_rows, mk.naive_traps])
+def test_04_uncoalesced_message_points_to_the_evidence(kernel):
+    ok, msg = check("04-coalesced", kernel)
+    assert not ok and "uncoalesced" in msg and "32 sectors" in msg and "Section 1" in msg, msg
+    assert "col, row = cuda.grid(2)" not in msg and 'gv.hint("04-coalesced")' in msg, msg

@@ -100,14 +100,20 @@ HINTS: dict[str, list[str]] = {
     ],
     # ---- 04 matmul, naive
     "04-coalesced": [
-        "Trap 1 of section 1: the threads of a warp are consecutive in x. Along which index of C and B must "
-        "they step so that one warp reads neighbouring addresses?",
-        "x must index the column: unpack `cuda.grid(2)` column first. The warp then reads B[k, col] for "
-        "neighbouring columns, one coalesced request, while A[row, k] is the same value for all of them.",
-        "Trap 2: start the sum from `float32(0.0)`, never from `0.` (float64); loop over the shared dimension, "
-        "`A.shape[1]`.",
-        "Guard the row against `C.shape[0]` and the column against `C.shape[1]`, and write C[row, col] once, "
-        "after the loop.",
+        "Start from the evidence in section 1, not from the code: the tracer's report of `matmul_naive`. For each "
+        "of A, B and C, how many sectors does one warp request touch, and how many would do? In the view of A, how "
+        "many bytes apart are neighbouring lanes, and how many bytes is one row of A?",
+        "Which index varies fastest across a warp? Its 32 lanes have consecutive x, and `cuda.grid(2)` returns x "
+        "first. In a row-major array only the LAST index is contiguous: neighbouring lanes must differ in the "
+        "column of B and C. In `matmul_naive`, which of row and col do neighbouring lanes get? Does that explain "
+        "a sector per lane for A and C, and a single one for B?",
+        "The mapping: x must be the column of C and y its row. Then the warp reads 32 neighbouring elements of a "
+        "row of B (4 sectors) and one element of A that all lanes share (a broadcast), and writes 32 neighbouring "
+        "elements of C. The check's grid already has its x blocks along the columns (N / 32 of them, rounded up); "
+        "the guard compares the row with C.shape[0] and the column with C.shape[1].",
+        "The second problem is in the PTX of section 1: `cvt.f64.f32` and `add.f64`, though A, B and C are "
+        "float32. Numba types a variable by what is assigned to it: which variable's first value is a Python "
+        "float, a float64? Start it from a float32 value instead, and keep every term of the sum float32.",
     ],
     "04-attainable": [
         "Two roofs: the compute peak, and the memory slope (intensity × bandwidth). The lower one binds.",
@@ -306,7 +312,8 @@ SEE: dict[str, str] = {
                      "coarsening)",
     "03-hist-atomic": "notebook 03, sections 4 (the racy histogram) and 5 (atomics)",
     "03-hist-private": "notebook 03, section 6 (private histograms in shared memory), with section 2 for barriers",
-    "04-coalesced": "notebook 04, section 1 (Trap 1 and Trap 2) and section 2 (The coalesced kernel)",
+    "04-coalesced": "notebook 04, section 1 (How a warp reads memory, and the evidence: the memory "
+                    "requests and the GPU code)",
     "04-attainable": "notebook 04, section 5 (The roofline)",
     "05-tiled": "notebook 05, section 1 (Shared-memory tiles)",
     "05-regblock": "notebook 05, section 3 (Register blocking, in one dimension), with section 1 for the tiles",

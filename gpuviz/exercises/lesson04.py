@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from gpuviz.exercises.check import COL_ROW, Case, FunctionExercise, KernelExercise, coalesced, predicted_numbers
+from gpuviz.exercises.check import Case, FunctionExercise, KernelExercise, coalesced, predicted_numbers
 
 SEED = 404
 NAIVE_BLOCK = (32, 8)
@@ -30,12 +30,19 @@ def _matmul_cases(rng, block=NAIVE_BLOCK):
                    f"C = A @ B with A {M}x{K}, B {K}x{N}, launched [{grid}, {block}]", shape=(M, N))
 
 
+# the coalescing message points back to the evidence of section 1, not to the fixed line
+_UNCOALESCED = ("Section 1's trace of matmul_naive showed the same numbers. The 32 lanes of a warp have consecutive x: "
+                "which index of A, B and C changes from one lane to the next in your kernel, and which index of a "
+                "row-major array is contiguous in memory? `gv.hint(\"04-coalesced\")` leads you there step by step.")
+
 _coalesced = KernelExercise(
     "matmul_coalesced", reference=matmul_reference, cases=_matmul_cases, seed=SEED, float32=True, rtol=1e-4, atol=1e-4,
-    hints={"out_of_bounds": f"Guard with `if row < C.shape[0] and col < C.shape[1]:`. And {COL_ROW}"},
+    hints={"out_of_bounds": "The grid is rounded up to whole blocks: only a thread whose row is below C.shape[0] and "
+                            "whose column is below C.shape[1] may touch A, B and C. And cuda.grid(2) returns (x, y): "
+                            "is your x the index the check's grid covers with its x blocks, the column?"},
     mistakes=[(lambda A, B, C: {"C": (A.astype(np.float64) @ B.astype(np.float64)).T},
                "C holds the transpose of A @ B: write C[row, col].")],
-    requires=[coalesced("A", "B", "C")])
+    requires=[coalesced("A", "B", "C", hint=_UNCOALESCED)])
 
 
 def naive_intensity_reference(n):

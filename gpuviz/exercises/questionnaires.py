@@ -117,16 +117,15 @@ QUIZZES: dict[str, list[Question]] = {
     ],
     "04-quiz": [
         Question("In the coalesced kernel, the 32 lanes of a warp read `A[row, k]` with the same `row` and `k`. "
-                 "How many 32-byte sectors does that request touch?", 1, "Trap 1: neighbouring threads on "
-                 "neighbouring rows"),
+                 "How many 32-byte sectors does that request touch?", 1, "How a warp reads memory"),
         _choice("`acc = 0.` then `acc += A[row, k] * B[k, col]` with float32 arrays. In which precision does the "
-                "sum run on the GPU?", "b", "Trap 2: `0.` is a float64", "float32", "float64", "float16", "int32"),
+                "sum run on the GPU?", "b", "The evidence, part 2: the GPU code", "float32", "float64", "float16", "int32"),
         Question("A GPU has a peak of 20,000 GFLOP/s and 1,000 GB/s of bandwidth. What is the roofline's bound, "
                  "in GFLOP/s, for a kernel at 0.25 FLOP per byte?", min(20_000, 0.25 * 1000), "5. The roofline"),
         Question("True or False: a matrix multiply at its compulsory intensity for $n = 4096$ (about 683 FLOP per "
                  "byte) is memory-bound on a T4 (8,100 GFLOP/s, 320 GB/s).", 4096 / 6 < 8100 / 320,
                  "3. Counting FLOPs and bytes"),
-        _choice("On which GPUs does the float64 trap cost the most time?", "b", "Trap 2: `0.` is a float64",
+        _choice("On which GPUs does the float64 trap cost the most time?", "b", "The evidence, part 2: the GPU code",
                 "V100, A100 and H100", "T4, L4, A10 and GeForce cards", "every GPU alike",
                 "none: GPUs compute float64 as fast as float32"),
     ],
