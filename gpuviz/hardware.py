@@ -12,6 +12,8 @@ fit and cost of a job on each GPU, and energy measured through NVML.
 - `costs(job, specs, prices)`: time, memory fit and cost per run from price assumptions.
 - `PowerSampler`: GPU power through NVML (`pynvml`, from the `nvidia-ml-py` package, imported only
   when used), integrated to joules; `nvml_status()` says why it cannot run where it cannot.
+- `CpuEnergy`: the CPU's side, from RAPL's energy counters where they can be read, else an estimate,
+  an assumed TDP × the measured time, that says it is one.
 
 Spec figures come from `gpuviz.roofline.SPECS` (datasheets, dense rates).
 """
@@ -393,3 +395,92 @@ class PowerSampler:
         ax.set_title(title or f"GPU power while training: {self.joules:,.0f} J in {self.seconds:.1f} s "
                      f"({self.method})", fontsize=9)
         return fig
+
+
+# ---------------------------------------------------------------- the CPU's side: RAPL, or TDP × time
+
+POWERCAP = "/sys/class/powercap"
+
+
+def _rapl_packages(root: str = POWERCAP) -> dict:
+    """{zone name: (energy in µJ, wrap-around range in µJ)} for every readable top-level RAPL zone
+    (`intel-rapl:N`, one per CPU package; AMD's kernels expose theirs under the same name). Sub-zones
+    (`intel-rapl:N:M`: cores, uncore, DRAM) lie inside their package's count and are skipped.
+    Linux makes `energy_uj` readable by root only since 2020 (the PLATYPUS side channel): where it
+    cannot be read, the zone is left out."""
+    import glob
+    import os
+    import re
+
+    zones = {}
+    for d in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
+        if not re.fullmatch(r"intel-rapl:\d+", os.path.basename(d)):
+            continue
+        try:
+            with open(os.path.join(d, "energy_uj")) as f:
+                uj = int(f.read())
+        except (OSError, ValueError):
+            continue
+        try:
+            with open(os.path.join(d, "name")) as f:
+                name = f.read().strip()
+        except OSError:
+            name = os.path.basename(d)
+        try:
+            with open(os.path.join(d, "max_energy_range_uj")) as f:
+                wrap = int(f.read())
+        except (OSError, ValueError):
+            wrap = None
+        zones[f"{name} ({os.path.basename(d)})"] = (uj, wrap)
+    return zones
+
+
+class CpuEnergy:
+    """The CPU's energy while a block of code runs: measured through RAPL where its counters can be read
+    (`/sys/class/powercap/intel-rapl:N/energy_uj`, the packages' energy, in µJ), else *estimated* as
+    `tdp_w` (the CPU's rated power, an assumption you state) × the wall time, which is only an estimate:
+    a busy CPU can draw more or less than its TDP, and other programs share it.
+
+        with CpuEnergy(tdp_w=65) as cpu:
+            train_on_the_cpu()
+        cpu.joules, cpu.seconds, cpu.measured, cpu.method
+
+    `measured` says which it was: True for RAPL (draw with `series.measured`), False for the estimate
+    (draw with `series.modelled(..., model=cpu.method)`). RAPL counts the whole package, every program
+    running on it included, and not the DRAM's or the rest of the machine's power."""
+
+    def __init__(self, tdp_w: float, root: str = POWERCAP):
+        if not tdp_w > 0:
+            raise ValueError(f"tdp_w must be a positive number of watts, not {tdp_w!r}")
+        self.tdp_w, self.root = float(tdp_w), root
+        self.joules = self.seconds = None
+        self.measured = False
+        self.method = None
+
+    def __enter__(self):
+        self._start = _rapl_packages(self.root)
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._t0
+        end = _rapl_packages(self.root)
+        deltas = {}
+        for z in self._start.keys() & end.keys():
+            (u0, wrap), (u1, _) = self._start[z], end[z]
+            if u1 >= u0:
+                deltas[z] = u1 - u0
+            elif wrap:
+                deltas[z] = u1 + wrap - u0          # the counter wrapped around once
+        zones = sorted(deltas)
+        if zones and len(zones) == len(self._start.keys() & end.keys()):
+            self.joules, self.measured = sum(deltas.values()) / 1e6, True
+            self.method = f"RAPL energy counters of {', '.join(zones)}"
+        else:
+            self.joules, self.measured = self.tdp_w * self.seconds, False
+            self.method = f"TDP {self.tdp_w:.0f} W (assumed) × the CPU time measured here"
+        return False
+
+    @property
+    def mean_watts(self) -> float:
+        return self.joules / self.seconds

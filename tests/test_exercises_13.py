@@ -18,52 +18,85 @@ from gpuviz.exercises.check import check  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# ---------------- 13-saxpy
+# ---------------- 13-axpy
 @triton.jit
-def saxpy_stub(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
+def axpy_stub(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
     raise NotImplementedError()
 
 
 @triton.jit
-def saxpy_kernel(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
+def axpy_kernel(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
-    offsets = pid * BLOCK + tl.arange(0, BLOCK)     # this program's BLOCK elements
-    mask = offsets < n                              # the last block sticks out past n
-    x = tl.load(x_ptr + offsets, mask=mask)
-    y = tl.load(y_ptr + offsets, mask=mask)
-    tl.store(out_ptr + offsets, a * x + y, mask=mask)
+    step = tl.num_programs(0) * BLOCK               # all programs together cover this many elements per trip
+    for start in range(pid * BLOCK, n, step):       # blocks pid, pid + P, pid + 2P, ...
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n                          # the last block sticks out past n
+        x = tl.load(x_ptr + offsets, mask=mask)
+        y = tl.load(y_ptr + offsets, mask=mask)
+        tl.store(y_ptr + offsets, a * x + y, mask=mask)
 
 
 @triton.jit
-def saxpy_no_mask(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
-    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    tl.store(out_ptr + offsets, a * tl.load(x_ptr + offsets) + tl.load(y_ptr + offsets))    # bug: no masks
-
-
-@triton.jit
-def saxpy_store_mask_only(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
-    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def axpy_one_block(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)     # bug: add_kernel's indexing, no loop
     mask = offsets < n
-    tl.store(out_ptr + offsets, a * tl.load(x_ptr + offsets) + tl.load(y_ptr + offsets), mask=mask)  # bug: loads
-
-
-@triton.jit
-def saxpy_no_pid(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
-    offsets = tl.arange(0, BLOCK)                   # bug: every program takes the first block
-    mask = offsets < n
-    tl.store(out_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+    tl.store(y_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
              mask=mask)
 
 
 @triton.jit
-def saxpy_swapped(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr):
-    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offsets < n
-    tl.store(out_ptr + offsets, a * tl.load(y_ptr + offsets, mask=mask) + tl.load(x_ptr + offsets, mask=mask),
-             mask=mask)                             # bug: a * y + x
+def axpy_step_block(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(tl.program_id(0) * BLOCK, n, BLOCK):      # bug: steps by one block, not P blocks
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(y_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+                 mask=mask)
 
 
-def saxpy_plain(x_ptr, y_ptr, out_ptr, a, n, BLOCK):   # bug: no @triton.jit
+@triton.jit
+def axpy_start_zero(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(0, n, tl.num_programs(0) * BLOCK):       # bug: every program starts at block 0
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(y_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+                 mask=mask)
+
+
+@triton.jit
+def axpy_four_programs(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(tl.program_id(0) * BLOCK, n, 4 * BLOCK):  # bug: assumes 4 programs
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(y_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+                 mask=mask)
+
+
+@triton.jit
+def axpy_no_mask(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(tl.program_id(0) * BLOCK, n, tl.num_programs(0) * BLOCK):
+        offsets = start + tl.arange(0, BLOCK)
+        tl.store(y_ptr + offsets, a * tl.load(x_ptr + offsets) + tl.load(y_ptr + offsets))   # bug: no masks
+
+
+@triton.jit
+def axpy_swapped(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(tl.program_id(0) * BLOCK, n, tl.num_programs(0) * BLOCK):
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(y_ptr + offsets, a * tl.load(y_ptr + offsets, mask=mask) + tl.load(x_ptr + offsets, mask=mask),
+                 mask=mask)                         # bug: a * y + x
+
+
+@triton.jit
+def axpy_into_x(x_ptr, y_ptr, a, n, BLOCK: tl.constexpr):
+    for start in range(tl.program_id(0) * BLOCK, n, tl.num_programs(0) * BLOCK):
+        offsets = start + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(x_ptr + offsets, a * tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+                 mask=mask)                         # bug: writes x, not y
+
+
+def axpy_plain(x_ptr, y_ptr, a, n, BLOCK):   # bug: no @triton.jit
     pass
 
 
@@ -179,12 +212,15 @@ matmul_same_tile = _matmul_variant(lambda s: s.replace("tl.program_id(1) * BLOCK
 
 # ---------------- the bank
 CASES = [
-    ("13-saxpy", saxpy_stub, "not done yet"),
-    ("13-saxpy", saxpy_no_mask, "tl.load reads"),
-    ("13-saxpy", saxpy_store_mask_only, "past the end of x"),
-    ("13-saxpy", saxpy_no_pid, "only the first BLOCK elements"),
-    ("13-saxpy", saxpy_swapped, "a * y + x"),
-    ("13-saxpy", saxpy_plain, "put @triton.jit above"),
+    ("13-axpy", axpy_stub, "not done yet"),
+    ("13-axpy", axpy_one_block, "each program handled one block"),
+    ("13-axpy", axpy_step_block, "more than once"),
+    ("13-axpy", axpy_start_zero, "more than once"),
+    ("13-axpy", axpy_four_programs, "never updated"),
+    ("13-axpy", axpy_no_mask, "tl.load reads"),
+    ("13-axpy", axpy_swapped, "a * y + x"),
+    ("13-axpy", axpy_into_x, "x changed"),
+    ("13-axpy", axpy_plain, "put @triton.jit above"),
     ("13-softmax", softmax_stub, "not done yet"),
     ("13-softmax", softmax_axis0, "axis=0"),
     ("13-softmax", softmax_no_max, "Subtract each row's maximum"),
@@ -211,7 +247,7 @@ def test_wrong_answers_fail_with_the_diagnosis(ex, kernel, words, capsys):
     assert words in r.message, r.message
 
 
-@pytest.mark.parametrize("ex, kernel", [("13-saxpy", saxpy_kernel), ("13-softmax", softmax_kernel),
+@pytest.mark.parametrize("ex, kernel", [("13-axpy", axpy_kernel), ("13-softmax", softmax_kernel),
                                         ("13-matmul", matmul_kernel)])
 def test_solutions_pass(ex, kernel, capsys):
     r = check(ex, kernel, strict=False)
@@ -219,7 +255,7 @@ def test_solutions_pass(ex, kernel, capsys):
 
 
 def test_out_of_bounds_names_program_and_tensor():
-    ok, why = lesson13.CHECKS["13-saxpy"][1](saxpy_no_mask, block=128)
+    ok, why = lesson13.CHECKS["13-axpy"][1](axpy_no_mask, block=128)
     assert not ok and "program 0:" in why and "past the end of x" in why, why
 
 
@@ -234,6 +270,6 @@ def test_notebook_kernels_are_the_tested_ones():
     def norm(s):
         return [re.sub(r"\s+#.*$", "", ln).rstrip() for ln in s.splitlines() if ln.strip()]
 
-    for k in (saxpy_kernel, softmax_kernel, matmul_kernel):
+    for k in (axpy_kernel, softmax_kernel, matmul_kernel):
         src = norm(inspect.getsource(k.fn))
         assert "\n".join(src) in "\n".join(norm(code)), f"{k.__name__} differs from the notebook's"

@@ -281,6 +281,14 @@ HINTS: dict[str, list[str]] = {
         "nbytes each.",
     ],
     # ---- 13 Triton
+    "13-axpy": [
+        "Count in elements: block b starts at element b * BLOCK. Where does program pid's first block start, "
+        "and how many elements ahead is its next block, P blocks further on?",
+        "P is not a constant: ask Triton for it with `tl.num_programs(0)`. A Python `for` over a `range` "
+        "works inside a Triton kernel, even with bounds known only at run time.",
+        "Inside the loop the body is add_kernel's, shifted to this trip's first element, and masked: the last "
+        "block sticks out past n. Load x and y, store a * x + y into y, nowhere else.",
+    ],
     "13-softmax": [
         "Build the block's indices from two vectors: this program's rows (from `tl.program_id(0)` and BLOCK_M) "
         "and the columns 0 ... BLOCK_N - 1, broadcast with `[:, None]` and `[None, :]`.",
@@ -335,6 +343,7 @@ SEE: dict[str, str] = {
     "11-roofline-time": "notebook 11, section 3 (Every GPU's roofline), and notebook 04, section 5",
     "12-average-grads": "notebook 12, sections 1 (split the batch, average the gradients) and 3",
     "12-ring-bytes": "notebook 12, section 4 (What an all-reduce costs)",
+    "13-axpy": "notebook 13, section 1 (One program per block), and notebook 01, section 5 (Grid-stride loops)",
     "13-softmax": "notebook 13, section 2 (Softmax: a fused reduction along rows); masks in section 1",
     "13-matmul": "notebook 13, section 3 (The tiled matmul with tl.dot), and notebook 05, section 1",
 }

@@ -1,12 +1,13 @@
-"""Exercises of notebook 13, Triton: a masked elementwise kernel (SAXPY), the fused softmax, and the
-tiled matmul with `tl.dot`.
+"""Exercises of notebook 13, Triton: a persistent, in-place AXPY (a fixed number of programs, each looping
+over blocks), the fused softmax, and the tiled matmul with `tl.dot`.
 
 Each check launches the learner's @triton.jit kernel on several shapes, including ones that are not
 multiples of the block, on tensors that are views with padding around them. In Triton's interpreter
 (no GPU) every load and store runs under `tritonkit.bounds_checked`, so a missing mask is named with
 the program and the tensor it left; on a GPU the padding around the output catches unmasked stores.
 Wrong strides show up on inputs whose rows are not contiguous, a wrong reduction axis and a `0` for
-masked lanes are recognised by reproducing their result with NumPy, a softmax without the max
+masked lanes are recognised by reproducing their result with NumPy, a block handled twice or never by
+counting how many times each element of y was updated, a softmax without the max
 subtracted by overflowing on large inputs, and float16 accumulation by its rounding error.
 """
 from __future__ import annotations
@@ -83,14 +84,20 @@ def _is_kernel(kernel) -> str | None:
     return f"expected a @triton.jit kernel, got {type(kernel).__name__}: put @triton.jit above `def`."
 
 
-# ---------------------------------------------------------------- 13-saxpy
+# ---------------------------------------------------------------- 13-axpy
 
-SAXPY_MASK = ("Mask both loads and the store: `mask = offsets < n`, `tl.load(x_ptr + offsets, mask=mask)`, "
-              "`tl.store(..., mask=mask)`. The last program's block reaches past n when n is not a multiple of BLOCK.")
+AXPY_MASK = ("Mask both loads and the store: `mask = offsets < n`, `tl.load(x_ptr + offsets, mask=mask)`, "
+             "`tl.store(..., mask=mask)`. The last block reaches past n when n is not a multiple of BLOCK.")
+AXPY_LOOP = ("Program pid handles blocks pid, pid + P, pid + 2P, ... of the data, with P = tl.num_programs(0) "
+             "(never a fixed number: the check launches 1 to 5 programs): a Python `for ... in range(...)` "
+             "whose start, end and step, in elements, follow from that. `gv.hint(\"13-axpy\")` has more.")
+# (n in BLOCKs and extra elements, programs): fewer programs than blocks, more programs than blocks, one program
+AXPY_CASES = ((0, 1, 4), (1, 0, 1), (10, -1, 3), (3, 17, 2), (2, 0, 5), (7, 5, 4))
 
 
-def _saxpy(kernel, block=256):
-    """out = a * x + y, one program per BLOCK elements, grid = cdiv(n, BLOCK)."""
+def _axpy(kernel, block=128):
+    """y <- a * x + y in place, launched on a fixed number of programs (fewer or more than the blocks of
+    the data): each program loops over blocks pid, pid + P, ...; every element must be updated once."""
     import torch
 
     why = _is_kernel(kernel)
@@ -98,36 +105,53 @@ def _saxpy(kernel, block=256):
         return False, why
     rng = np.random.default_rng(SEED)
     B = int(block)
-    for n in (1, B, 3 * B + 17, 5 * B - 1):
-        x = rng.standard_normal(n).astype(np.float32)
-        y = rng.standard_normal(n).astype(np.float32)
+    for blocks, extra, programs in AXPY_CASES:
+        n = blocks * B + extra
+        x = (rng.uniform(0.5, 1.5, n) * rng.choice([-1, 1], n)).astype(np.float32)   # |x| >= 0.5: counts show
+        y0 = rng.standard_normal(n).astype(np.float32)
         a = float(np.float32(rng.uniform(0.5, 2)))
-        want = np.float32(a) * x + y
-        tx, _ = _padded(x, torch.float32)
-        ty, _ = _padded(y, torch.float32)
-        out, out_store = _padded(np.full(n, np.nan, np.float32), torch.float32)
-        grid = (-(-n // B),)
-        where = f"saxpy_kernel[{grid}] with n = {n}, BLOCK = {B}"
-        err = _launch(kernel, grid, (tx, ty, out, a, n), {"BLOCK": B}, {"x": tx, "y": ty, "out": out},
-                      where, SAXPY_MASK)
+        want = np.float32(a) * x + y0
+        tx, x_store = _padded(x, torch.float32)
+        ty, y_store = _padded(y0, torch.float32)
+        nb = -(-n // B)
+        where = (f"axpy_kernel[({programs},)] with n = {n}, BLOCK = {B} ({nb} block{'s' * (nb > 1)} for "
+                 f"{programs} program{'s' * (programs > 1)})")
+        err = _launch(kernel, (programs,), (tx, ty, a, n), {"BLOCK": B}, {"x": tx, "y": ty}, where, AXPY_MASK)
         if err:
             return False, err
-        err = _guard_intact(out_store, n, where, "out", SAXPY_MASK)
-        if err:
-            return False, err
-        got = out.cpu().numpy()
-        if np.isnan(got).any():
-            unwritten = int(np.isnan(got).sum())
-            if n > B and np.isnan(got[B:]).all() and not np.isnan(got[:B]).any():
-                return False, (f"{where}: only the first BLOCK elements were written: every program handled the "
-                               "same block. Offset by the program's position: "
-                               "`offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)`.")
-            return False, f"{where}: {unwritten} of {n} elements of out were never written."
-        if not np.allclose(got, want, rtol=1e-5, atol=1e-6):
-            if np.allclose(got, np.float32(a) * y + x, rtol=1e-5, atol=1e-6):
-                return False, f"{where}: you computed a * y + x; SAXPY is a * x + y."
-            return False, f"{where}: " + mismatch(got, want, "out", rtol=1e-5, atol=1e-6)
-    return True, "4 sizes, bounds checked"
+        for store, name in ((x_store, "x"), (y_store, "y")):
+            err = _guard_intact(store, n, where, name, AXPY_MASK)
+            if err:
+                return False, err
+        if not np.array_equal(tx.cpu().numpy(), x):
+            return False, f"{where}: x changed. Only y is updated: y <- a * x + y; x is read only."
+        got = ty.cpu().numpy()
+        if np.allclose(got, want, rtol=1e-5, atol=1e-6):
+            continue
+        if np.allclose(got, np.float32(a) * y0 + x, rtol=1e-5, atol=1e-6):
+            return False, f"{where}: you computed a * y + x; AXPY is y <- a * x + y."
+        # how many times each element was updated: y0 + k * a * x
+        with np.errstate(all="ignore"):
+            k = (got.astype(np.float64) - y0) / (np.float64(a) * x)
+        times = np.rint(k)
+        if np.isfinite(k).all() and np.allclose(k, times, atol=1e-3) and (times >= 0).all():
+            done = np.flatnonzero(times == 0)
+            many = np.flatnonzero(times > 1)
+            covered = programs * B
+            if len(many):
+                i = int(many[0])
+                return False, (f"{where}: element {i} (in block {i // B}) was updated {int(times[i])} times, and "
+                               f"{len(many)} of {n} elements more than once: two programs (or two trips of one "
+                               "program's loop) handled the same block. " + AXPY_LOOP)
+            if len(done) and (times[:covered] == 1).all() and (times[covered:] == 0).all():
+                return False, (f"{where}: only the first {programs} blocks ({covered} elements) were updated: "
+                               f"each program handled one block, as if the grid had one program per block. Here "
+                               f"{programs} programs share {nb} blocks, so each must loop. " + AXPY_LOOP)
+            i = int(done[0])
+            return False, (f"{where}: {len(done)} of {n} elements were never updated (the first is element {i}, in "
+                           f"block {i // B}). Every block must be handled by exactly one program. " + AXPY_LOOP)
+        return False, f"{where}: " + mismatch(got, want, "y", rtol=1e-5, atol=1e-6)
+    return True, f"{len(AXPY_CASES)} sizes and grids, bounds checked"
 
 
 # ---------------------------------------------------------------- 13-softmax
@@ -280,7 +304,7 @@ def _matmul(kernel, block_m=32, block_n=32, block_k=16):
 
 
 CHECKS = {
-    "13-saxpy": (1, _saxpy),
+    "13-axpy": (2, _axpy),
     "13-softmax": (2, _softmax),
     "13-matmul": (3, _matmul),
 }
