@@ -14,8 +14,8 @@ Running here, simulator or GPU
     tracer/        gv.trace: run a kernel thread by thread on the CPU; races, bounds, coalescing, conflicts
 
 What the lessons teach, one topic each
-    timing         gv.benchmark: time a function (CUDA events on a GPU), launch overhead, scaling plots
-    roofline       the roofline model and the datasheets of the course's GPUs (SPECS)
+    timing         gv.benchmark: time a function (CUDA events on a GPU), launch overhead, CPU copy bandwidth, plots
+    roofline       the roofline model and the datasheets of the course's GPUs (SPECS, with FP32 lanes per SM)
     predict        what the datasheet predicts for a size: the roofline model, labelled as a prediction
     series         one honest label per series: measured here, recorded, predicted, published
     reference      results recorded on real GPUs (gpuviz/reference/*.json), with device and date

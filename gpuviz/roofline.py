@@ -11,7 +11,7 @@ point peak / bandwidth separates memory-bound kernels (left) from compute-bound 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # The two GPUs notebooks 00 and 02 compare against: Colab's T4 and a current data-centre GPU.
 COURSE_GPUS = ("T4", "H100 SXM")
@@ -35,6 +35,20 @@ class Spec:
     sm_count: int | None = None
     tdp_w: float | None = None
     vendor: str = "NVIDIA"
+    fp32_lanes_per_sm: int | None = None    # FP32 lanes ("CUDA cores", AMD "stream processors") per SM / CU
+    boost_mhz: float | None = None          # the boost clock the datasheet's FP32 rate is computed at
+
+    @property
+    def cuda_cores(self) -> int | None:
+        """FP32 lanes on the whole chip: SMs x lanes per SM (what NVIDIA calls "CUDA cores")."""
+        return None if self.sm_count is None or self.fp32_lanes_per_sm is None else self.sm_count * self.fp32_lanes_per_sm
+
+    @property
+    def fp32_tflops_from_cores(self) -> float | None:
+        """The FP32 rate the lanes give: each does one fused multiply-add (2 FLOPs) per clock at the boost clock."""
+        if self.cuda_cores is None or self.boost_mhz is None:
+            return None
+        return self.cuda_cores * 2 * self.boost_mhz * 1e6 / 1e12
 
     @property
     def ridge(self) -> float:
@@ -95,6 +109,52 @@ SPECS = {
                   fp16_tflops=184.6, bf16_tflops=92.3, fp64_tflops=11.5, sm_count=120, tdp_w=300,
                   vendor="AMD"),
 }
+
+
+# FP32 lanes per SM and boost clock: (lanes, MHz, source). The datasheets above give rates, not cores;
+# these come from the architecture whitepapers and product briefs, and test_roofline.py checks that
+# SMs x lanes x 2 FLOP x clock gives each row's FP32 rate within a few per cent.
+_LANES = {
+    "T4": (64, 1590, "NVIDIA Turing architecture whitepaper (Turing SM: 64 FP32 cores); T4 product brief: 2,560 "
+                     "CUDA cores, 1,590 MHz boost"),
+    "L4": (128, 2040, "NVIDIA Ada architecture whitepaper (Ada SM: 128 FP32 cores); L4 product brief: 7,424 CUDA "
+                      "cores, 2,040 MHz boost"),
+    "A10": (128, 1695, "NVIDIA Ampere GA102 whitepaper (GA10x SM: 128 FP32 cores); A10 product brief: 9,216 CUDA "
+                       "cores, 1,695 MHz boost"),
+    "V100 SXM2": (64, 1530, "NVIDIA Tesla V100 (Volta) whitepaper, table 1: 80 SMs, 64 FP32 cores per SM, "
+                            "1,530 MHz boost"),
+    "A100 40GB": (64, 1410, "NVIDIA A100 (Ampere GA100) whitepaper, table: 108 SMs, 64 FP32 cores per SM, "
+                            "1,410 MHz boost"),
+    "A100 80GB": (64, 1410, "NVIDIA A100 (Ampere GA100) whitepaper, table: 108 SMs, 64 FP32 cores per SM, "
+                            "1,410 MHz boost"),
+    "H100 SXM": (128, 1980, "NVIDIA H100 (Hopper) whitepaper: 128 FP32 cores per SM, 16,896 on the SXM5; "
+                            "1,980 MHz max boost (H100 SXM5 product brief)"),
+    "H100 PCIe": (128, 1755, "NVIDIA H100 (Hopper) whitepaper: 128 FP32 cores per SM, 14,592 on the PCIe card; "
+                             "1,755 MHz max boost (H100 PCIe product brief)"),
+    "H200": (128, 1980, "NVIDIA H200: the H100 SXM's GH100 chip (132 SMs, 128 FP32 cores per SM), "
+                        "1,980 MHz max boost"),
+    "RTX 3090": (128, 1695, "NVIDIA Ampere GA102 whitepaper, appendix: 10,496 CUDA cores, 1,695 MHz boost"),
+    "RTX 4090": (128, 2520, "NVIDIA Ada architecture whitepaper, appendix: 16,384 CUDA cores, 2,520 MHz boost"),
+    "MI100": (64, 1502, "AMD Instinct MI100 datasheet: 120 compute units, 7,680 stream processors, "
+                        "1,502 MHz peak engine clock"),
+}
+LANE_SOURCES = {k: src for k, (_, _, src) in _LANES.items()}
+SPECS = {k: replace(s, fp32_lanes_per_sm=_LANES[k][0], boost_mhz=_LANES[k][1]) if k in _LANES else s
+         for k, s in SPECS.items()}
+
+
+def cores_table(keys=None) -> str:
+    """SMs x FP32 lanes per SM = "CUDA cores", and the FP32 rate they give at the boost clock, beside the
+    datasheet's rate, as aligned text."""
+    head = (f"{'GPU':<24}{'SMs':>5}{'lanes/SM':>9}{'cores':>8}{'boost MHz':>10}{'cores x 2 x clock':>19}"
+            f"{'datasheet':>11}")
+    lines = [head, "-" * len(head)]
+    for k in keys or [k for k, s in SPECS.items() if s.fp32_tflops_from_cores]:
+        s = SPECS[k]
+        lines.append(f"{s.name:<24}{s.sm_count:>5}{s.fp32_lanes_per_sm:>9}{s.cuda_cores:>8,}{s.boost_mhz:>10,.0f}"
+                     f"{s.fp32_tflops_from_cores:>13.1f} TF/s{s.fp32_tflops:>6.1f} TF/s")
+    lines.append("cores = SMs x FP32 lanes per SM; each lane does one fused multiply-add (2 FLOP) per clock")
+    return "\n".join(lines)
 
 
 # ---- roofline math -------------------------------------------------------------------------------

@@ -198,6 +198,31 @@ def launch_overhead() -> dict[str, Timing]:
     return _overhead
 
 
+def cpu_copy(nbytes: int, threads: int | None = None, **kwargs) -> Timing:
+    """This CPU's memory bandwidth, measured: copy a float32 array of `nbytes` bytes into another with
+    `threads` threads (None: all of torch's intra-op threads, by default one per physical core). The
+    Timing's nbytes counts the read and the write (2 * nbytes), as a GPU's device-to-device copy does.
+
+    One core cannot keep a modern CPU's memory busy: it has too few outstanding loads in flight, so
+    a single-threaded copy (`threads=1`, like `np.copyto`) measures one core, not the DRAM. The label
+    says how many threads ran. Keyword arguments go to `benchmark`. Used in notebooks 00 and 02.
+    """
+    import torch
+
+    n = nbytes // 4
+    src, dst = torch.ones(n), torch.empty(n)
+    before = torch.get_num_threads()
+    use = before if threads is None else int(threads)
+    try:
+        torch.set_num_threads(use)
+        t = benchmark(dst.copy_, src, label=f"CPU memory copy, {use} thread{'s' if use > 1 else ''}",
+                      size=nbytes, nbytes=2 * 4 * n, **{"min_repeats": 3, **kwargs})
+    finally:
+        torch.set_num_threads(before)
+    assert bool((dst == 1).all()), "the copy lost data"
+    return t
+
+
 # ---- plots: pure functions, Timing lists in, Figure out ----
 
 def _figure(figsize=(6.4, 4.2)):

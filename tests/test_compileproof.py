@@ -19,23 +19,20 @@ def axpy_device(a, x, y):
 
 
 @cuda.jit
-def saxpy_helper(a, x, y, out):
-    i = cuda.grid(1)
-    if i < out.size:
+def saxpy_helper(a, x, y, out):       # 01-saxpy asks for a grid-stride loop
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = axpy(a, x[i], y[i])           # bug: a plain Python function
 
 
 @cuda.jit
-def saxpy_device(a, x, y, out):
-    i = cuda.grid(1)
-    if i < out.size:
+def saxpy_device(a, x, y, out):       # 01-saxpy asks for a grid-stride loop
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = axpy_device(a, x[i], y[i])
 
 
 @cuda.jit
-def saxpy_tuple_index(a, x, y, out):
-    i = cuda.grid(1)
-    if i < out.size:
+def saxpy_tuple_index(a, x, y, out):       # 01-saxpy asks for a grid-stride loop
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = a * x[i] + y[i] + len(str(i)) * 0     # bug: str() does not exist on a GPU
 
 

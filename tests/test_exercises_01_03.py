@@ -24,38 +24,57 @@ def stub_kernel4(a, x, y, out):
     raise NotImplementedError()
 
 
-# ---------------- 01-saxpy
+# ---------------- 01-saxpy (a grid-stride loop)
 @cuda.jit
 def saxpy_ok(a, x, y, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_no_loop(a, x, y, out):          # one element per thread: the small grid leaves most unwritten
     i = cuda.grid(1)
     if i < out.size:
         out[i] = a * x[i] + y[i]
 
 
 @cuda.jit
-def saxpy_no_guard(a, x, y, out):
+def saxpy_no_guard(a, x, y, out):         # a while loop that checks the bound too late
     i = cuda.grid(1)
-    out[i] = a * x[i] + y[i]
+    while True:
+        out[i] = a * x[i] + y[i]
+        i += cuda.gridsize(1)
+        if i >= out.size:
+            break
 
 
 @cuda.jit
 def saxpy_swapped(a, x, y, out):
-    i = cuda.grid(1)
-    if i < out.size:
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = a * y[i] + x[i]
 
 
 @cuda.jit
-def saxpy_thread_only(a, x, y, out):
-    i = cuda.threadIdx.x
-    if i < out.size:
+def saxpy_block_stride(a, x, y, out):     # steps by the block size: blocks overlap
+    for i in range(cuda.grid(1), out.size, cuda.blockDim.x):
+        out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_step_one(a, x, y, out):         # every thread runs to the end
+    for i in range(cuda.grid(1), out.size):
+        out[i] = a * x[i] + y[i]
+
+
+@cuda.jit
+def saxpy_thread_only(a, x, y, out):      # threadIdx.x and blockDim.x: every block does the whole array
+    for i in range(cuda.threadIdx.x, out.size, cuda.blockDim.x):
         out[i] = a * x[i] + y[i]
 
 
 @cuda.jit
 def saxpy_into_y(a, x, y, out):
-    i = cuda.grid(1)
-    if i < out.size:
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         y[i] = a * x[i] + y[i]
 
 
@@ -704,8 +723,9 @@ CASES = {
         (3, "Round up"), (3.90625, "round it up"), (1024, "threads"), (1000, "elements"), (5, "one whole block"),
         (256, "block size")]),
     "01-saxpy": (stub_kernel4, saxpy_ok, [
-        (saxpy_no_guard, "outside the array"), (saxpy_swapped, "swapped"), (saxpy_thread_only, "cuda.grid(1)"),
-        (saxpy_into_y, "changed y")]),
+        (saxpy_no_loop, "cuda.gridsize(1)"), (saxpy_no_guard, "outside the array"), (saxpy_swapped, "swapped"),
+        (saxpy_block_stride, "not by the block size"), (saxpy_step_one, "not by the block size or by 1"),
+        (saxpy_thread_only, "cuda.grid(1)"), (saxpy_into_y, "changed y")]),
     "01-grayscale": (stub_kernel, gray_ok, [
         (gray_no_guard, "outside the array"), (gray_half_guard, "col < gray.shape[1]"),
         (gray_swapped_axes, "col, row = cuda.grid(2)"), (gray_bgr, "wrong order"), (gray_mean, "plain mean")]),

@@ -37,7 +37,7 @@ def test_the_honest_baselines(graded):
     by, _ = graded
     assert points(by["wrong"]) == 2 and by["wrong"]["01-grayscale"]["passed"] == "True"
     assert by["wrong"]["01-saxpy"]["message"].startswith(
-        "launch saxpy[3, 128] with n = 300: 300 of 300 values of out are wrong")
+        "launch saxpy_stride[2, 64] (128 threads) with n = 1000: 1000 of 1000 values of out are wrong")
     assert points(by["good"]) == 4 and by["good"]["01-saxpy"]["message"] == ""
     assert not any("flagged" in r["message"] for s in ("wrong", "good") for r in by[s].values())
 
@@ -46,7 +46,7 @@ def test_the_honest_baselines(graded):
 def test_a_kernel_that_does_not_compile_earns_nothing(graded):
     saxpy = graded[0]["helper"]["01-saxpy"]
     assert saxpy["points"] == "0" and saxpy["message"] == (
-        "`saxpy` runs in the simulator but does not compile for a GPU: `axpy` is a plain Python function: "
+        "`saxpy_stride` runs in the simulator but does not compile for a GPU: `axpy` is a plain Python function: "
         "decorate it with `@cuda.jit(device=True)`.")
 
 

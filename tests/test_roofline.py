@@ -88,3 +88,14 @@ def test_measured_roofs_refuse_without_gpu(monkeypatch):
     for fn in (rl.measure_bandwidth, rl.measure_sgemm):
         with pytest.raises(NoGPU, match="needs a CUDA GPU"):
             fn()
+
+
+def test_cuda_cores_give_the_datasheet_fp32_rate():
+    """SMs x FP32 lanes per SM x 2 FLOP (one FMA) x boost clock agrees with every row's FP32 rate."""
+    for key in REQUIRED:
+        s = rl.SPECS[key]
+        assert s.cuda_cores == s.sm_count * s.fp32_lanes_per_sm and rl.LANE_SOURCES[key], key
+        assert s.fp32_tflops_from_cores == pytest.approx(s.fp32_tflops, rel=0.03), key
+    assert rl.SPECS["T4"].cuda_cores == 2560 and rl.SPECS["H100 SXM"].cuda_cores == 16896
+    table = rl.cores_table(rl.COURSE_GPUS)
+    assert "2,560" in table and "16,896" in table and table.count("\n") == len(rl.COURSE_GPUS) + 2

@@ -131,3 +131,14 @@ def test_launch_overhead_in_the_simulator():
     """)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["False", "True", "one-element", "torch", "op", "(cpu)"]
+
+
+def test_cpu_copy_counts_threads_and_both_directions():
+    import torch
+
+    before = torch.get_num_threads()
+    one = timing.cpu_copy(2**20, threads=1, max_time=0.1)
+    assert one.label == "CPU memory copy, 1 thread" and one.nbytes == 2 * 2**20 and one.size == 2**20
+    assert one.gbps > 0 and one.meaningful and torch.get_num_threads() == before      # the setting is restored
+    every = timing.cpu_copy(2**20, max_time=0.1)
+    assert every.label == f"CPU memory copy, {before} thread" + ("s" if before > 1 else "")

@@ -35,12 +35,12 @@ HINTS: dict[str, list[str]] = {
     ],
     # ---- 01 threads, blocks and grids
     "01-saxpy": [
-        "Which element does each thread own? Its index over the whole grid, not only its position inside "
-        "its block.",
-        "`cuda.grid(1)` gives that index (blockIdx.x * blockDim.x + threadIdx.x). The grid is rounded up to "
-        "whole blocks, so the last threads have no element.",
-        "Only threads whose index is below `out.size` may touch the arrays; each of them writes one element of "
-        "`out` from `a`, `x[i]` and `y[i]`, and leaves x and y unchanged.",
+        "Each thread handles several elements. Which one comes first? Its index over the whole grid, not only "
+        "its position inside its block.",
+        "From there, how far is the thread's next element? As many elements as the grid has threads, so that "
+        "the threads of one pass never meet those of the next: `cuda.gridsize(1)`, not the block size, not 1.",
+        "A `range` with a start, a stop and a step does it; its stop, `out.size`, is also the guard. Each step "
+        "writes one element of `out` from `a`, `x[i]` and `y[i]`, and leaves x and y unchanged.",
     ],
     "01-grayscale": [
         "SAXPY in two dimensions: one thread per pixel. `cuda.grid(2)` returns (x, y), and x is the column, "
@@ -312,7 +312,7 @@ SEE: dict[str, str] = {
     "00-flops": "notebook 00, section 1 (Counting the work)",
     "00-bytes": "notebook 00, section 1 (Counting the work)",
     "00-crossover": "notebook 00, section 4 (The crossover)",
-    "01-saxpy": "notebook 01, section 3 (How many blocks? The guard) and section 4 (SAXPY)",
+    "01-saxpy": "notebook 01, sections 4 (SAXPY) and 5 (Grid-stride loops)",
     "01-grayscale": "notebook 01, section 7 (A 2D grid on a real image)",
     "02-copy2d": "notebook 02, section 3 (How a warp reads memory: coalescing), 'Coalescing in two dimensions'",
     "02-col-sums": "notebook 02, section 3, 'Coalescing in two dimensions'",

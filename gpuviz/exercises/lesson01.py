@@ -38,12 +38,13 @@ def _blocks_1000(value):
 
 
 def _saxpy_cases(rng):
-    for n, tpb in ((300, 128), (1000, 256)):
+    # a grid of fewer threads than elements first (only a loop covers it), then one of more threads than
+    # elements (the loop's bound is the guard), then one block alone
+    for n, grid, tpb in ((1000, 2, 64), (300, 3, 128), (77, 1, 32)):
         a = np.float32(rng.uniform(0.5, 2.0))
         x, y = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
-        grid = (n + tpb - 1) // tpb
-        yield Case((a, x, y, np.full(n, np.nan, np.float32)), grid, tpb, f"launch saxpy[{grid}, {tpb}] with n = {n}",
-                   shape=(n,))
+        yield Case((a, x, y, np.full(n, np.nan, np.float32)), grid, tpb,
+                   f"launch saxpy_stride[{grid}, {tpb}] ({grid * tpb} threads) with n = {n}", shape=(n,))
 
 
 def saxpy_reference(a, x, y, out):
@@ -51,9 +52,12 @@ def saxpy_reference(a, x, y, out):
 
 
 _saxpy = KernelExercise(
-    "saxpy", reference=saxpy_reference, cases=_saxpy_cases, seed=SEED,
-    hints={"race": "The index must differ for every thread of the grid: i = cuda.grid(1), which includes the "
-                   "block number."},
+    "saxpy_stride", reference=saxpy_reference, cases=_saxpy_cases, seed=SEED,
+    hints={"race": "Two threads wrote the same element: each thread starts at its index over the whole grid, "
+                   "`cuda.grid(1)`, and steps by the number of threads in the whole grid, `cuda.gridsize(1)`, "
+                   "not by the block size or by 1.",
+           "unwritten": "The grid has fewer threads than there are elements, so each thread must handle several: "
+                        "loop from `cuda.grid(1)` in steps of `cuda.gridsize(1)` up to `out.size`."},
     mistakes=[(lambda a, x, y, out: {"out": a * y + x},
                "out[i] = a * y[i] + x[i]: x and y are swapped. SAXPY is a * x[i] + y[i]."),
               (lambda a, x, y, out: {"out": x + y}, "out[i] = x[i] + y[i]: the factor a is missing.")])
