@@ -190,7 +190,35 @@ def cell_generic(x, h, c, W_ih, W_hh, b_ih, b_hh, order="ifgo", g_fn=torch.tanh,
 
 
 def cell_ok(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    xh, W = torch.cat([x, h], dim=1), torch.cat([W_ih, W_hh], dim=1)      # (B, I+H), (4H, I+H)
+    i, f, g, o = (xh @ W.T + b_ih + b_hh).chunk(4, dim=1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def cell_linear(x, h, c, W_ih, W_hh, b_ih, b_hh):                          # F.linear: one addmm
+    pre = F.linear(torch.cat([x, h], 1), torch.cat([W_ih, W_hh], 1), b_ih + b_hh)
+    H = h.shape[1]
+    i, f, g, o = (pre[:, k * H:(k + 1) * H] for k in range(4))
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def cell_two_matmuls(x, h, c, W_ih, W_hh, b_ih, b_hh):                    # the equations transcribed
     return cell_generic(x, h, c, W_ih, W_hh, b_ih, b_hh)
+
+
+def cell_per_gate(x, h, c, W_ih, W_hh, b_ih, b_hh):                       # eight products, one per block
+    H = h.shape[1]
+    pre = [x @ W_ih[k * H:(k + 1) * H].T + h @ W_hh[k * H:(k + 1) * H].T for k in range(4)]
+    i, f, g, o = (p + b_ih[k * H:(k + 1) * H] + b_hh[k * H:(k + 1) * H] for k, p in enumerate(pre))
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def cell_library(x, h, c, W_ih, W_hh, b_ih, b_hh):                        # nn.LSTMCell's own function
+    hc = torch._VF.lstm_cell(x, (h, c), W_ih, W_hh, b_ih, b_hh)
+    return hc[0], hc[1]
 
 
 def cell_ifog(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -218,7 +246,7 @@ def cell_swapped(x, h, c, W_ih, W_hh, b_ih, b_hh):
 
 
 def cell_untransposed(x, h, c, W_ih, W_hh, b_ih, b_hh):
-    pre = (W_ih @ x.T).T + b_ih + (W_hh @ h.T).T + b_hh         # a correct alternative
+    pre = (torch.cat([W_ih, W_hh], 1) @ torch.cat([x, h], 1).T).T + b_ih + b_hh     # a correct alternative
     i, f, g, o = pre.chunk(4, 1)
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c_new), c_new
@@ -319,6 +347,49 @@ def temp_numpy(logits, temperature):                  # NumPy output: accepted
     return e / e.sum(axis=-1, keepdims=True)
 
 
+# ---------------- 08-extrapolate (learners' versions)
+def extra_ok(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    rate = images_per_s * flop_per_image                    # FLOP/s reached by the measured run
+    return epochs * images_per_epoch * target_flop_per_image / rate
+
+
+def extra_steps(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    target_images_per_s = images_per_s * flop_per_image / target_flop_per_image
+    return epochs * (images_per_epoch / target_images_per_s)
+
+
+def extra_no_flops(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return epochs * images_per_epoch / images_per_s
+
+
+def extra_ratio_inverted(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return epochs * images_per_epoch / images_per_s * flop_per_image / target_flop_per_image
+
+
+def extra_one_epoch(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return images_per_epoch * target_flop_per_image / (images_per_s * flop_per_image)
+
+
+def extra_no_images(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return epochs * target_flop_per_image / (images_per_s * flop_per_image)
+
+
+def extra_hours(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return extra_ok(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs) / 3600
+
+
+def extra_days(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return extra_ok(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs) / 86400
+
+
+def extra_no_own_flops(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return epochs * images_per_epoch * target_flop_per_image / images_per_s
+
+
+def extra_rounded(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    return round(extra_ok(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs) / 3600) * 3600
+
+
 # exercise id -> (solutions, [(wrong answer, words the diagnosis must contain)])
 CASES = {
     "08-im2col": ([im2col_ok, im2col_unfold, lesson08.im2col_reference], [
@@ -334,7 +405,14 @@ CASES = {
         (step_zero_before_step, "between loss.backward() and optimizer.step()"),
         (step_double_softmax, "softmax twice"), (step_nll, "log-probabilities"), (step_sum, "summed"),
         (step_returns_tensor, "loss.item()"), (step_loss_after, "computed before the update")]),
-    "09-lstm-cell": ([cell_ok, cell_untransposed, lesson09.lstm_cell_reference], [
+    "08-extrapolate": ([extra_ok, extra_steps, lesson08.extrapolate_seconds_reference], [
+        (extra_no_flops, "The FLOPs are missing"), (extra_ratio_inverted, "upside down"),
+        (extra_one_epoch, "epochs are missing"), (extra_no_images, "images per epoch are missing"),
+        (extra_hours, "in hours"), (extra_days, "in days"), (extra_no_own_flops, "flop_per_image is missing"),
+        (extra_rounded, "expected")]),
+    "09-lstm-cell": ([cell_ok, cell_linear, cell_untransposed, lesson09.lstm_cell_reference], [
+        (cell_two_matmuls, "two matrix products per step"), (cell_per_gate, "8 matrix products"),
+        (cell_library, "two matrix products per step"),
         (cell_ifog, "input, forget, cell (g), output"), (cell_figo, "input and forget gates are mixed up"),
         (cell_sigmoid_g, "not sigmoid"), (cell_no_tanh, "passes through tanh"), (cell_one_bias, "b_hh is missing"),
         (cell_swapped, "c_new = f * c + i * g"), (cell_only_h, "pair (h_new, c_new)"),
@@ -354,8 +432,48 @@ def run(ex_id, obj):
     return CHECKS[ex_id][1](obj)
 
 
+# value checks (answers, not functions): exercise id -> (the template, the right answers, [(wrong, words)])
+REALTIME_TEMPLATE = {1: None, 2: None, 3: None}
+VALUE_CASES = {
+    "09-realtime": (REALTIME_TEMPLATE, [{1: "b", 2: "c", 3: False}, {1: " B", 2: "c", 3: False}], [
+        ({1: "a", 2: "c", 3: False}, "ridge point"),                 # the GPU's peak FLOP rate bounds it
+        ({1: "c", 2: "c", 3: False}, "weights stay on the GPU"),
+        ({1: "d", 2: "c", 3: False}, "softmax over 65 characters"),
+        ({1: "b", 2: "a", 3: False}, "lanes idle"),                   # 64 times the rows, 64 times the time
+        ({1: "b", 2: "b", 3: False}, "same weights"),
+        ({1: "b", 2: "d", 3: False}, "never make a step faster"),
+        ({1: "b", 2: "c", 3: True}, "Throughput and latency are different"),
+        ({1: "b", 2: "c", 3: "False"}, "True or False"),              # a string, not a bool
+        ({1: "b", 2: "c", 3: 0}, "True or False"),
+        ({1: "e", 2: "c", 3: False}, "letters 'a' to 'd'"),
+        ({1: "b", 2: None, 3: False}, "question 2: still None"),
+        ({1: "b", 2: "c"}, "keys [1, 2, 3]"),
+        (["b", "c", False], "should be a dict"),
+    ]),
+}
+
+
 def test_every_exercise_has_a_bank():
-    assert set(CASES) == set(CHECKS)
+    assert set(CASES) | set(VALUE_CASES) == set(CHECKS)
+
+
+@pytest.mark.parametrize("ex_id", VALUE_CASES)
+def test_value_check_template_stub_right_and_wrong(ex_id):
+    template, rights, bank = VALUE_CASES[ex_id]
+    r = gv_check(ex_id, template, strict=False)
+    assert not r.passed and "not done yet" in r.message and r.points == 0
+    r = gv_check(ex_id, stub, strict=False)                 # a function is not an answer
+    assert not r.passed and r.points == 0
+    for right in rights:
+        r = gv_check(ex_id, right, strict=True)
+        assert r.passed and r.points == CHECKS[ex_id][0]
+    for wrong, words in bank:
+        r = gv_check(ex_id, wrong, strict=False)
+        assert not r.passed and r.points == 0, wrong
+        assert words in r.message, (wrong, r.message)
+    # every right answer of a wrong question is never revealed: the letter asked is not named in the message
+    r = gv_check(ex_id, {1: "a", 2: "a", 3: False}, strict=False)
+    assert "question 1" in r.message and "question 2" in r.message and "'b'" not in r.message
 
 
 @pytest.mark.parametrize("ex_id", CASES)

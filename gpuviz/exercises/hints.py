@@ -216,6 +216,13 @@ HINTS: dict[str, list[str]] = {
         "Clear the gradients before the backward pass (backward adds to `.grad`), step the optimizer after it, "
         "and return the loss as a Python float (`.item()`).",
     ],
+    "08-extrapolate": [
+        "Images per second do not transfer between networks: a ResNet-50 image costs far more arithmetic than "
+        "one of this CNN's. What does transfer (roughly) is the arithmetic rate the processor reached.",
+        "The measured run did images_per_s · flop_per_image FLOPs per second. How many FLOPs does the whole "
+        "target run need? Count them per image, per epoch, then for all epochs.",
+        "Divide the target's total FLOPs by the measured FLOP rate, and return seconds.",
+    ],
     # ---- 09 a char-RNN on Shakespeare
     "09-sequences": [
         "The statement gives n, the number of whole sequences: each needs seq_len inputs and one more "
@@ -225,12 +232,14 @@ HINTS: dict[str, list[str]] = {
         "that slicing and reshape work on a list too.",
     ],
     "09-lstm-cell": [
-        "All four gates come from two matrix products: x times W_ih transposed and h times W_hh transposed, "
-        "plus both biases. The result is (B, 4H).",
-        "Split it into four (B, H) blocks along dim 1, in PyTorch's order: input, forget, cell (g), output.",
-        "i, f and o go through a sigmoid, g through tanh. The new cell state keeps f times the old one and "
-        "adds i times g.",
-        "The new hidden state is o times tanh of the NEW cell state.",
+        "With the stacked weights, x times W_ih transposed gives the input parts of all four gates at once, "
+        "(B, 4H), and h times W_hh transposed their hidden parts: two products. One more idea makes it one.",
+        "A sum of two products is one product of block matrices: put x and h side by side, (B, I + H), and "
+        "W_ih and W_hh side by side, (4H, I + H). `torch.cat` along dim 1 builds both. Add both biases after.",
+        "Split the (B, 4H) result into four (B, H) blocks along dim 1, in nn.LSTM's order: input, forget, "
+        "cell (g), output. i, f and o go through a sigmoid, g through tanh.",
+        "The new cell state keeps f times the old one and adds i times g; the new hidden state is o times tanh "
+        "of the NEW cell state.",
     ],
     "09-temperature": [
         "Divide the logits by T (do not multiply): a temperature below 1 must sharpen the distribution.",
@@ -333,6 +342,7 @@ SEE: dict[str, str] = {
     "07-amp-step": "notebook 07, section 5 (Faster arithmetic: TF32 and mixed precision)",
     "08-im2col": "notebook 08, section 1 (A convolution is a matrix multiply)",
     "08-train-step": "notebook 08, section 3 (One training step)",
+    "08-extrapolate": "notebook 08, section 6 (CPU against GPU: one epoch), \"From this CNN to ImageNet\"",
     "09-sequences": "notebook 09, section 1 (The text)",
     "09-lstm-cell": "notebook 09, section 2 (Sequential in time, parallel in the batch)",
     "09-temperature": "notebook 09, section 5 (Sampling with a temperature); the overflow trick in notebook 06, "

@@ -1,4 +1,5 @@
-"""Exercises of notebook 08, a CNN on Fashion-MNIST: im2col, a convolution's output size, a training step."""
+"""Exercises of notebook 08, a CNN on Fashion-MNIST: im2col, a convolution's output size, a training step,
+and extrapolating a measured training rate to a bigger workload."""
 from __future__ import annotations
 
 import copy
@@ -218,8 +219,50 @@ def _train_step(fn):
                    "F.cross_entropy, zero_grad, backward, step.")
 
 
+# ---------------------------------------------------------------- 08-extrapolate
+
+def extrapolate_seconds_reference(images_per_s, flop_per_image, target_flop_per_image, images_per_epoch, epochs):
+    """Seconds to train a target workload at the FLOP rate a measured run reached: the measured run did
+    images_per_s * flop_per_image FLOP/s; the target needs epochs * images_per_epoch * target_flop_per_image
+    FLOPs. A prediction: it assumes the target keeps the processor as busy as the measured network did."""
+    return epochs * images_per_epoch * target_flop_per_image / (images_per_s * flop_per_image)
+
+
+def _extrapolate_cases(rng):
+    fixed = [(1000.0, 2.6e8, 2.46e10, 1_281_167, 90), (50.0, 2.6e8, 2.46e10, 1_281_167, 90),
+             (20_000.0, 1e9, 1e9, 60_000, 1), (10.0, 5e8, 4e9, 1000, 3)]
+    rand = [(float(rng.uniform(10, 1e5)), float(rng.uniform(1e7, 1e10)), float(rng.uniform(1e8, 1e11)),
+             int(rng.integers(1000, 2_000_000)), int(rng.integers(2, 200))) for _ in range(8)]
+    return fixed + rand
+
+
+_EXTRAPOLATE = FunctionExercise(
+    "extrapolate_seconds", extrapolate_seconds_reference, _extrapolate_cases, seed=SEED + 2, mistakes=[
+        (lambda r, f, tf, n, e: e * n / r,
+         "The FLOPs are missing: that is how long the target's images would take at THIS network's images "
+         "per second. A target image costs target_flop_per_image, not flop_per_image: convert the measured "
+         "rate to FLOP/s first (images_per_s · flop_per_image)."),
+        (lambda r, f, tf, n, e: e * n * f / (r * tf),
+         "The FLOP ratio is upside down: a target image that costs more FLOPs must take longer, so multiply by "
+         "target_flop_per_image and divide by flop_per_image."),
+        (lambda r, f, tf, n, e: n * tf / (r * f),
+         "The epochs are missing: that is one epoch of the target. Training runs `epochs` passes over the data."),
+        (lambda r, f, tf, n, e: e * tf / (r * f),
+         "The images per epoch are missing: each epoch processes images_per_epoch images, each costing "
+         "target_flop_per_image FLOPs."),
+        (lambda r, f, tf, n, e: e * n * tf / (r * f) / 3600,
+         "That is in hours: return seconds (the notebook converts to hours and days)."),
+        (lambda r, f, tf, n, e: e * n * tf / (r * f) / 86400,
+         "That is in days: return seconds (the notebook converts to hours and days)."),
+        (lambda r, f, tf, n, e: e * n * tf / r,
+         "flop_per_image is missing: the measured rate in FLOP/s is images_per_s · flop_per_image, and the "
+         "time is the target's FLOPs divided by that rate."),
+    ])
+
+
 CHECKS = {
     "08-im2col": (3, _IM2COL),
     "08-out-size": (1, _OUT_SIZE),
     "08-train-step": (2, _train_step),
+    "08-extrapolate": (2, _EXTRAPOLATE),
 }

@@ -1,5 +1,6 @@
 """Exercises of notebook 09, a character-level LSTM on tiny shakespeare: an LSTM cell checked against
-nn.LSTMCell, cutting a text into training sequences, and softmax with a temperature."""
+nn.LSTMCell, cutting a text into training sequences, softmax with a temperature, and a prediction of what
+limits generating text in real time (batch 1 against batch 64), made before the notebook measures it."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,15 +13,38 @@ SEED = 900
 # ---------------------------------------------------------------- 09-lstm-cell
 
 def lstm_cell_reference(x, h, c, W_ih, W_hh, b_ih, b_hh):
-    """One LSTM step in PyTorch's layout: gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, split in the order
-    input, forget, cell (g), output."""
+    """One LSTM step in PyTorch's layout: gates = [x, h] [W_ih, W_hh]ᵀ + b_ih + b_hh, one matrix product
+    for all four gates of both inputs, split in the order input, forget, cell (g), output."""
     import torch
 
-    gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
+    gates = torch.cat([x, h], dim=1) @ torch.cat([W_ih, W_hh], dim=1).T + b_ih + b_hh   # ONE product
     i, f, g, o = gates.chunk(4, dim=1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c_new = f * c + i * g
     return o * torch.tanh(c_new), c_new
+
+
+_MATMULS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mv", "aten::addmv", "aten::dot",
+            "aten::vdot", "aten::addbmm", "aten::_addmm_activation"}
+
+
+def _count_matmuls(fn, args) -> int:
+    """How many matrix products (ATen mm, addmm, bmm, mv, dot, ...) one call of fn(*args) runs: `@`,
+    torch.matmul, F.linear and einsum all end in one of them."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func._schema.name in _MATMULS:
+                self.n += 1
+            return func(*args, **(kwargs or {}))
+
+    counter = _Count()
+    with counter:
+        fn(*args)
+    return counter.n
 
 
 def _cell_variant(order="ifgo", g_act="tanh", h_tanh=True, hidden_bias=True):
@@ -95,7 +119,22 @@ def _lstm_cell(fn):
         err = max(float((got_h - want_h).abs().max()), float((got_c - want_c).abs().max()))
         return False, (f"{which} differ from nn.LSTMCell's (batch {x.shape[0]}, input {x.shape[1]}, hidden "
                        f"{h.shape[1]}; largest difference {err:.3g}).")
-    return True, f"{len(cases)} cells match nn.LSTMCell"
+    cell, x, h, c = cases[-1]
+    with torch.no_grad():
+        n = _count_matmuls(fn, (x, h, c, cell.weight_ih.detach(), cell.weight_hh.detach(), cell.bias_ih.detach(),
+                                cell.bias_hh.detach()))
+    if n == 2:
+        return False, ("the values match nn.LSTMCell, with two matrix products per step (x by W_ih, h by W_hh). "
+                       "The exercise asks for one: concatenate x and h along the features, (B, I + H), and the "
+                       "weights to match, (4H, I + H), then multiply once.")
+    if n > 2:
+        return False, (f"the values match nn.LSTMCell, with {n} matrix products per step: one per gate or per weight "
+                       "block. Use the stacked weights as PyTorch stores them (all four gates in one 4H-row matrix), "
+                       "and x and h side by side, for a single product.")
+    if n == 0:
+        return False, ("the values match nn.LSTMCell, but no matrix product ran (an elementwise multiply and a sum, "
+                       "or nn.LSTMCell itself?): compute the gates with one matrix product, `@`.")
+    return True, f"{len(cases)} cells match nn.LSTMCell, one matrix product per step"
 
 
 # ---------------------------------------------------------------- 09-sequences
@@ -223,8 +262,53 @@ def _short(t) -> str:
     return np.array2string(np.asarray(t, dtype=np.float64), precision=4, threshold=6, edgeitems=2)
 
 
+# ---------------------------------------------------------------- 09-realtime
+
+# question -> (right answer, {wrong answer: why}); the answers are asked before section 7 measures them
+REALTIME = {
+    1: ("b", {"a": "At batch 1 each step is a matrix-vector product, about 2 FLOPs per 4-byte weight read: far "
+                   "below any GPU's ridge point, so its arithmetic takes a tiny share of the time.",
+              "c": "The weights stay on the GPU between steps: only one character id goes in, and one row of "
+                   "scores comes out.",
+              "d": "The softmax over 65 characters is a few hundred FLOPs, tiny next to the LSTM's products."}),
+    2: ("c", {"a": "That would hold if the GPU were busy at batch 1. A 1-row matrix product leaves almost all of "
+                   "its lanes idle; 64 rows fill more of them in about the same time.",
+              "b": "The GPU reads the same weights and launches the same kernels for 1 row or for 64; only the "
+                   "arithmetic grows, and at this size it is not what the time is spent on.",
+              "d": "More rows never make a step faster; the question is how much slower."}),
+    3: (False, {True: "Throughput and latency are different questions: a GPU can finish 64 characters per step "
+                      "much sooner per character and still take longer than a CPU for the single next one."}),
+}
+_KINDS = {1: "a letter", 2: "a letter", 3: "True or False"}
+
+
+def _realtime(answers):
+    if not isinstance(answers, dict):
+        return False, f"`answers` should be a dict {{1: ..., 2: ..., 3: ...}}, got {type(answers).__name__}."
+    if set(answers) != set(REALTIME):
+        return False, f"`answers` should have the keys {sorted(REALTIME)}, got {sorted(answers, key=str)}."
+    if all(v is None for v in answers.values()):
+        return False, "not done yet: replace each None in `answers` with your prediction, then run this cell again."
+    wrong = []
+    for q, (right, whys) in REALTIME.items():
+        v = answers[q]
+        v = v.strip().lower() if isinstance(v, str) else v
+        if v is None:
+            wrong.append(f"question {q}: still None ({_KINDS[q]})")
+        elif q == 3 and not isinstance(v, (bool, np.bool_)):
+            wrong.append(f"question {q}: answer True or False, not {v!r}")
+        elif q != 3 and v not in ("a", "b", "c", "d"):
+            wrong.append(f"question {q}: answer one of the letters 'a' to 'd', not {v!r}")
+        elif v != right:
+            wrong.append(f"question {q}: {whys.get(bool(v) if q == 3 else v, 'not this one.')}")
+    if wrong:
+        return False, "; ".join(wrong)
+    return True, "3 predictions right: section 7 measures them"
+
+
 CHECKS = {
     "09-lstm-cell": (3, _lstm_cell),
     "09-sequences": (2, _SEQUENCES),
     "09-temperature": (2, _temperature),
+    "09-realtime": (1, _realtime),
 }
