@@ -11,13 +11,24 @@ per step, each compared on its own; a region that is only calls with no argument
 `cuda.syncthreads()`) names an API the lesson teaches, and is no answer on its own. Inside a longer region
 such a call counts like any line: where `torch.cuda.synchronize()` goes can be the answer. The source of every kernel a
 student notebook prints with `show(...)` or `inspect.getsource(...)` counts as part of the notebook.
+
+A formula answer (a region's `return <expr>`, or an assignment `name = <expr>` whose name the region does not use
+again) is also compared as an expression, with the region's earlier assignments substituted into it:
+`flops = 2 * n**3; nbytes = ...; return flops / nbytes` is the formula `2*n**3/(4*(2*n**3+n**2))`. Each name in
+it stands for any expression, the same one wherever it recurs, so `2 * N**3 / (4 * (2 * N**3 + N**2))` and
+`2 * 4096**3 / (4 * (2 * 4096**3 + 4096**2))` are that answer, found in any expression of any code cell, inline
+code span or fenced block of the student notebook (LaTeX is not read). A formula with no names is also compared
+by its value when that is not a whole number: `1 / 6` is the answer `2 / (3 * 4)`. Formulas with fewer than two
+operations (`x / y`, a single name or number) are too common to be an answer and are not compared.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import keyword
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -96,6 +107,161 @@ def contains(haystack: list[str], needle: list[str]) -> bool:
         if any(canonical([" ".join(toks[i:i + k])]) == want for i in range(len(toks) - k + 1)):
             return True
     return False
+
+
+# ---------------------------------------------------------------- comparing formulas
+
+OPERATIONS = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Subscript, ast.IfExp)
+
+
+class _Inline(ast.NodeTransformer):
+    def __init__(self, env):
+        self.env = env
+
+    def visit_Name(self, node):
+        return self.env.get(node.id, node) if isinstance(node.ctx, ast.Load) else node
+
+
+def _value(node):
+    """The value of an expression made of numbers and arithmetic only, or None."""
+    if not all(isinstance(n, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop))
+               for n in ast.walk(node)) or not isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        return None
+    try:
+        value = eval(compile(ast.Expression(node), "<formula>", "eval"), {"__builtins__": {}})
+    except Exception:  # noqa: BLE001 1 / 0, huge powers, ...
+        return None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _fraction(node):
+    """The value of a numbers-only formula when it is not a whole number (`2 / (3 * 4)`), else None."""
+    value = _value(node)
+    return value if isinstance(value, float) and value == value and not value.is_integer() else None
+
+
+def _worth_comparing(node) -> bool:
+    """Two operations or more, or a literal container of three items or more (`{1: 512, 2: "b", ...}`)."""
+    if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+        return len(getattr(node, "keys", None) or node.elts) >= 3
+    return sum(isinstance(n, OPERATIONS) for n in ast.walk(node)) >= 2
+
+
+def solution_formulas(nb) -> list[tuple[int, ast.expr]]:
+    """(cell index, formula) of every formula answer of an instructor notebook: each solution region's `return`
+    values and its final assignments `name = expr`, earlier assignments of the region substituted in."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        region = None
+        for line in cell.source.split("\n"):
+            mark = line.strip()
+            if mark == S.BEGIN_SOLUTION:
+                region = []
+            elif mark == S.END_SOLUTION:
+                found += [(i, f) for f in _formulas(textwrap.dedent("\n".join(region)))]
+                region = None
+            elif region is not None:
+                region.append(line)
+    return found
+
+
+def _formulas(code: str) -> list[ast.expr]:
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:          # a region inside a loop's body, ...: its lines are compared as code above
+        return []
+    env, out = {}, []
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, ast.Return) and stmt.value is not None:
+            out.append(_Inline(env).visit(stmt.value))
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, value = stmt.targets[0].id, _Inline(env).visit(stmt.value)
+            env[name] = value
+            used_later = any(isinstance(n, ast.Name) and n.id == name for s in body[k + 1:] for n in ast.walk(s))
+            if not used_later:
+                out.append(value)
+    return [f for f in out if _worth_comparing(f) or _fraction(f) is not None]
+
+
+def _same(a, b) -> bool:
+    return ast.dump(a, annotate_fields=False) == ast.dump(b, annotate_fields=False)
+
+
+def _matches(pattern, node, bound: dict) -> bool:
+    """Is `node` the formula `pattern`, each of its names (builtins kept) standing for one expression?"""
+    if isinstance(pattern, ast.Name) and pattern.id not in KEEP:
+        if pattern.id in bound:
+            return _same(bound[pattern.id], node)
+        bound[pattern.id] = node
+        return True
+    if type(pattern) is not type(node):
+        return False
+    if isinstance(pattern, ast.Constant):
+        return pattern.value == node.value and type(pattern.value) is type(node.value)
+    for field in pattern._fields:
+        if field == "ctx":
+            continue
+        a, b = getattr(pattern, field, None), getattr(node, field, None)
+        if isinstance(a, list):
+            if not isinstance(b, list) or len(a) != len(b) or not all(
+                    _matches(x, y, bound) if isinstance(x, ast.AST) else x == y for x, y in zip(a, b)):
+                return False
+        elif isinstance(a, ast.AST):
+            if not isinstance(b, ast.AST) or not _matches(a, b, bound):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def _parse(text: str):
+    """The module of a cell's code, IPython's `%magic` and `!shell` lines dropped; None if it is no Python."""
+    lines = ["" if re.match(r"\s*[%!]", line) else line for line in text.split("\n")]
+    try:
+        return ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return None
+
+
+def visible_trees(nb) -> list[tuple[str, ast.AST]]:
+    """(where, syntax tree) of every code cell, every fenced block and inline code span of the markdown cells
+    that parses as Python, and every package source the notebook prints."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            texts = [cell.source]
+        elif cell.cell_type == "markdown":
+            texts = (re.findall(r"```[^\n]*\n(.*?)```", cell.source, re.S)
+                     + re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", cell.source, flags=re.S)))
+        else:
+            continue
+        kind = "" if cell.cell_type == "code" else " (markdown)"
+        out += [(f"cell {i}{kind}", tree) for tree in map(_parse, texts) if tree is not None]
+    for i, expr, src in printed_sources(nb):
+        tree = _parse(src)
+        if tree is not None:
+            out.append((f"cell {i}, the source that `show({expr})` prints", tree))
+    return out
+
+
+def formula_leaks(source_nb, student_nb) -> list[str]:
+    """Each formula answer of `source_nb` that an expression of `student_nb` writes out, and where."""
+    found = []
+    formulas = solution_formulas(source_nb)
+    for where, tree in visible_trees(student_nb):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.expr):
+                continue
+            value = _fraction(node)
+            for cell, formula in formulas:
+                answer = _fraction(formula)
+                if _matches(formula, node, {}) or (
+                        value is not None and answer is not None and abs(value - answer) <= 1e-9 * abs(answer)):
+                    found.append(f"the answer in cell {cell} of the source ({ast.unparse(formula)!r}) appears in "
+                                 f"{where} as {ast.unparse(node)!r}")
+    return found
 
 
 # ---------------------------------------------------------------- the notebooks
@@ -258,6 +424,17 @@ def test_no_answer_code_in_the_student_notebook(src):
                          "the answer.")
 
 
+
+@pytest.mark.parametrize("src", SOURCES, ids=[p.stem for p in SOURCES])
+def test_no_answer_formula_in_the_student_notebook(src):
+    student = nbformat.read(ROOT / "notebooks" / src.name, as_version=4)
+    unread = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and _parse(c.source) is None]
+    assert not unread, f"notebooks/{src.name}: code cells {unread} do not parse, so they were not searched"
+    found = formula_leaks(nbformat.read(src, as_version=4), student)
+    assert not found, (f"notebooks/{src.name} writes out an exercise's formula: " + "; ".join(found)
+                       + ". Compare with the learner's answer under `if gv.passed(ID):`, or compute the value "
+                         "from what the tracer counted.")
+
 @pytest.mark.parametrize("src", SOURCES, ids=[p.stem for p in SOURCES])
 def test_no_student_notebook_says_where_a_solution_is(src):
     student = nbformat.read(ROOT / "notebooks" / src.name, as_version=4)
@@ -342,3 +519,31 @@ def test_pointers_to_a_solution_are_caught():
     assert says_where_the_solution_is(_nb("MD the package's `matmul_coalesced` is the solution above"))
     assert says_where_the_solution_is(_nb("x = 1    # the solution of exercise 2"))
     assert not says_where_the_solution_is(_nb("MD a GPU gives no guarantee about the order"))
+
+
+FORMULAS = _nb("def naive_intensity(n):\n    ### BEGIN SOLUTION\n    flops = 2 * n**3\n"
+               "    nbytes = 4 * (2 * n**3 + n**2)\n    return flops / nbytes\n    ### END SOLUTION",
+               "saxpy_intensity = None\n### BEGIN SOLUTION\nsaxpy_intensity = 2 / (3 * 4)\n### END SOLUTION",
+               "def tiny(x, y):\n    ### BEGIN SOLUTION\n    return x / y\n    ### END SOLUTION")
+
+
+@pytest.mark.parametrize("cells,where", [
+    (["assert abs(traced - 2 * N**3 / (4 * (2 * N**3 + N**2))) < 1e-12"], "cell 0"),       # renamed, inlined
+    (["marks = {'naive': 2 * 4096**3 / (4 * (2 * 4096**3 + 4096**2))}"], "cell 0"),       # a number for n
+    (["x = 1", "assert abs(measured - 1 / 6) < 1e-9"], "cell 1"),                          # the value
+    (["MD The intensity is `2*n**3/(4*(2*n**3+n**2))`."], "cell 0 (markdown)"),
+    (["%%time\nprint(2 / (3 * 4))"], "cell 0"),
+])
+def test_formula_leaks_are_caught(cells, where):
+    found = formula_leaks(FORMULAS, _nb(*cells))
+    assert found and where in found[0], found
+
+
+@pytest.mark.parametrize("cells", [
+    [S.strip_source(c.source) for c in FORMULAS.cells],                 # the stubs themselves
+    ["flops = 2 * N**3\nprint(flops / t)", "MD `n / 6` FLOP/byte, compulsory"],  # a part, another formula
+    ["r = a / b", "q = 1 / 4", "k = 12 / 6"],                            # too short; other values
+    ["x = 2 * n**3 / (4 * (2 * n**3 + m**2))"],                         # one name where the answer has another
+])
+def test_no_formula_false_alarms(cells):
+    assert formula_leaks(FORMULAS, _nb(*cells)) == []
