@@ -285,6 +285,65 @@ def regblock_float64(A, B, C):
             C[row, col] = acc[i]
 
 
+# ---------------- cheats: right values from a naive kernel next to shared memory it does not need
+@cuda.jit
+def coalesced_unused_shared(A, B, C):   # 04's kernel with a shared array declared and never used
+    sA = cuda.shared.array((TILE, TILE), float32)   # noqa: F841 the cheat
+    col, row = cuda.grid(2)
+    if row < C.shape[0] and col < C.shape[1]:
+        acc = float32(0.0)
+        for k in range(A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def coalesced_token_shared(A, B, C):    # reads shared memory once, then the whole sum from global memory
+    sA = cuda.shared.array((TILE, TILE), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    col, row = cuda.grid(2)
+    sA[ty, tx] = float32(0.0)
+    cuda.syncthreads()
+    acc = sA[ty, tx]
+    if row < C.shape[0] and col < C.shape[1]:
+        for k in range(A.shape[1]):
+            acc += A[row, k] * B[k, col]
+        C[row, col] = acc
+
+
+@cuda.jit
+def regblock_unused_shared(A, B, C):    # TM rows per thread, each summed from global memory
+    sA = cuda.shared.array((BM, BK), float32)   # noqa: F841 the cheat
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    col = col0 + tx
+    for i in range(TM):
+        row = row0 + ty * TM + i
+        if row < C.shape[0] and col < C.shape[1]:
+            acc = float32(0.0)
+            for k in range(A.shape[1]):
+                acc += A[row, k] * B[k, col]
+            C[row, col] = acc
+
+
+@cuda.jit
+def regblock_token_shared(A, B, C):     # the same, after one read of shared memory
+    sB = cuda.shared.array((BK, BN), float32)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row0, col0 = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+    if ty < BK:
+        sB[ty, tx] = float32(0.0)
+    cuda.syncthreads()
+    col = col0 + tx
+    for i in range(TM):
+        row = row0 + ty * TM + i
+        if row < C.shape[0] and col < C.shape[1]:
+            acc = sB[0, tx]
+            for k in range(A.shape[1]):
+                acc += A[row, k] * B[k, col]
+            C[row, col] = acc
+
+
 KW = {"05-tiled": {"tile": TILE}, "05-regblock": {"bm": BM, "bn": BN, "bk": BK, "tm": TM}}
 
 
@@ -326,10 +385,16 @@ CASES = {
         (tiled_early_exit, "barrier not reached by every thread"), (tiled_float64, "float64 accumulation"),
         (tiled_float_call, "float64 accumulation: `acc = float(0)`"),
         (tiled_float64_term, "`1.0` is a float64 in Numba"),
-        (mk.matmul_coalesced, "no shared memory")]),
+        (mk.matmul_coalesced, "no shared memory"),
+        (coalesced_unused_shared, "declares a shared array and never reads it"),
+        (coalesced_token_shared, "read A 32768 times from global memory for A 32x32 @ B 32x32; tiling reads each "
+                                  "element of A once per block column (ceil(N/16) = 2), 2048 reads.")]),
     "05-regblock": (stub_kernel, regblock_ok, [
         (regblock_one_row, "never written"), (regblock_no_barrier, "missing barrier"),
-        (regblock_float64, "float64"), (tiled_ok, "past the end of a shared tile")]),
+        (regblock_float64, "float64"), (tiled_ok, "past the end of a shared tile"),
+        (regblock_unused_shared, "declares a shared array and never reads it"),
+        (regblock_token_shared, "read A 16384 times from global memory for A 32x16 @ B 16x32; tiling reads each "
+                                 "element of A once per block column (ceil(N/32) = 1), 512 reads.")]),
     "05-bank-ways": (lambda s: (_ for _ in ()).throw(NotImplementedError()), lambda s: 1 if s == 0 else math.gcd(s, 32), [
         (lambda s: max(1, min(s, 32)), "greatest common divisor"),
         (lambda s: 1 if s == 0 else 32 // math.gcd(s, 32), "DIFFERENT banks"),

@@ -5,6 +5,7 @@ import contextlib
 import statistics
 import time
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -589,11 +590,19 @@ def test_hidden_syncs_reveals_one_line_per_new_try():
 
 def test_the_notebooks_backward_passes_and_its_student_stub_is_not_done():
     """The solution cell of 06-backward, run in this namespace (the notebook's kernels, with a GPU's grids),
-    passes; its student version (seven stubbed steps) says 'not done'."""
+    passes; its student version (seven stubbed steps) says 'not done'. The cell's follow-up, matmul_grads
+    (section 8's backward rule), writes dC @ B.T and A.T @ dC; its stub raises; the package's stand-in is right."""
     import json
     from pathlib import Path
 
     from gpuviz.course.student import strip_source
+
+    def grads_right(grads):
+        r = np.random.default_rng(0)
+        A, B, dC = (r.standard_normal(s).astype(np.float32) for s in ((5, 3), (3, 7), (5, 7)))
+        dA, dB = np.full_like(A, np.nan), np.full_like(B, np.nan)
+        lesson06._diverted(grads, [])(dC, A, B, dA, dB)      # its launches run under the tracer
+        return np.allclose(dA, dC @ B.T, rtol=1e-5, atol=1e-5) and np.allclose(dB, A.T @ dC, rtol=1e-5, atol=1e-5)
 
     nb = json.loads((Path(__file__).resolve().parents[1] / "course/solutions/06_network_from_kernels.ipynb").read_text())
     cell, = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "06-backward-solution"]
@@ -604,6 +613,12 @@ def test_the_notebooks_backward_passes_and_its_student_stub_is_not_done():
         ok, msg = check("06-backward", ns["backward"])
         assert ok == passes, msg
         assert passes or msg == NOT_DONE
-    stub = strip_source(source)
-    assert stub.count("# YOUR CODE HERE") == 7 and stub.count("raise NotImplementedError()") == 1   # the first step's
+        if passes:
+            assert grads_right(ns["matmul_grads"])
+        else:
+            with pytest.raises(NotImplementedError):
+                grads_right(ns["matmul_grads"])
+    assert grads_right(lesson06.matmul_grads_reference)
+    # one raise per function (backward's first step; its later steps keep only the comment), one in matmul_grads
+    assert strip_source(source).count("raise NotImplementedError()") == 2
     assert "# 6. dW1" in strip_source(source)           # the skeleton's steps stay in the student version

@@ -479,6 +479,39 @@ def uses_shared(why: str = "the values are right, but the kernel uses no shared 
     return lambda run: None if any(b.space == "shared" for b in run.trace.arrays.values()) else why
 
 
+def tiled_reads(tile: Callable, a: str = "A", b: str = "B", hint: str = ""):
+    """A requirement for KernelExercise.requires of a tiled matmul C = a @ b: the kernel reads shared memory,
+    and reads each of `a` and `b` from global memory no more often than tiling does. tile(run) -> (BM, BN, BK):
+    a block computes a BM x BN tile of C and steps over K by BK. Tiling reads each element of `a` once per block
+    column, M*K*ceil(N/BN) in all, and each of `b` once per block row, K*N*ceil(M/BM); the cap allows the
+    padding of the last tiles (every block loading whole BM x BK and BK x BN tiles at every step). An
+    unused shared array, or tiles loaded and then not used, leaves the reads of a naive kernel: M*K*N."""
+    def requirement(run):
+        bm, bn, bk = (int(x) for x in tile(run))
+        (M, K), N = run.before(a).shape, run.before(b).shape[1]
+        rows, cols, steps = -(-M // bm), -(-N // bn), -(-K // bk)
+        counts = run.trace.per_array()
+        shared = sum(c["reads"] for c in counts.values() if c["space"] == "shared")
+        if not shared:
+            declared = any(c["space"] == "shared" for c in counts.values())
+            return ("the values are right, but the kernel "
+                    f"{'declares a shared array and never reads it' if declared else 'uses no shared memory'}: "
+                    f"load the tiles of {a} and {b} into shared arrays and compute from there. {hint}").strip()
+        for name, exact, cap in ((a, M * K * cols, rows * bm * steps * bk * cols),
+                                 (b, K * N * rows, steps * bk * cols * bn * rows)):
+            got = counts.get(name, {}).get("reads", 0)
+            if got > cap:
+                per = f"ceil(N/{bn}) = {cols}" if name == a else f"ceil(M/{bm}) = {rows}"
+                return (f"the values are right, but the kernel read {name} {got} times from global memory for "
+                        f"A {M}x{K} @ B {K}x{N}; tiling reads each element of {name} once per "
+                        f"{'block column' if name == a else 'block row'} ({per}), {exact} reads"
+                        f"{f' (at most {cap} with whole edge tiles)' if cap > exact else ''}. Compute from the "
+                        f"shared tiles, not from "
+                        f"{name}. {hint}").strip()
+        return None
+    return requirement
+
+
 def at_most_atomics(array: str, per_block: int, why: str = ""):
     """A requirement for KernelExercise.requires: at most `per_block` atomics on `array` per block."""
     def requirement(run):
@@ -563,7 +596,7 @@ class KernelExercise:
     mistakes: [(wrong(*args) -> {name: array}, why)]: known-wrong formulas, recognised by reproducing the
     learner's outputs, the kernel counterpart of FunctionExercise.mistakes.
     requires: [f(run) -> why or None] for a launch whose values are right: `coalesced(...)`,
-    `uses_shared()`, `at_most_atomics(...)`.
+    `uses_shared()`, `tiled_reads(...)`, `at_most_atomics(...)`.
     """
     name: str
     make_args: Callable | None = None

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from gpuviz.exercises.check import Case, FunctionExercise, KernelExercise, uses_shared
+from gpuviz.exercises.check import Case, FunctionExercise, KernelExercise, tiled_reads
 
 SEED = 505
 HINTS = {
@@ -111,8 +111,9 @@ _tiled = KernelExercise(
     diagnose=[_outside, _unfilled("Step 4 (the loads):", "Step 6 (multiply-add)"), _tile_mistakes],
     hints=HINTS | {
         "unwritten": "Every thread writes C[row, col] (guarded) after the loop over tiles."},
-    requires=[uses_shared("the values are right, but the kernel uses no shared memory: load each tile of A and B "
-                          "into cuda.shared.array((TILE, TILE), float32) and compute from there.")])
+    requires=[tiled_reads(lambda run: (run.kw.get("tile", 16),) * 3,
+                          hint="Each tile of A and B goes into cuda.shared.array((TILE, TILE), float32), and the "
+                               "multiply-add loop reads sA and sB only.")])
 
 
 def _regblock_cases(rng, bm=32, bn=32, bk=8, tm=4):
@@ -136,8 +137,9 @@ _regblock1d = KernelExercise(
     "matmul_regblock1d", reference=matmul_reference, cases=_regblock_cases, seed=SEED + 1, float32=True,
     rtol=1e-4, atol=1e-4, hints=HINTS,
     diagnose=[_outside, _unfilled("Steps 2 and 3 (the loads):", "Step 5 (multiply-add)"), _regblock_short],
-    requires=[uses_shared("the values are right, but no shared memory is used: stage the A and B tiles in "
-                          "shared arrays.")])
+    requires=[tiled_reads(lambda run: (run.kw.get("bm", 32), run.kw.get("bn", 32), run.kw.get("bk", 8)),
+                          hint="Stage the BM x BK tile of A and the BK x BN tile of B in shared arrays, and let "
+                               "the multiply-add loop read sA and sB only.")])
 
 
 def bank_ways_reference(stride):

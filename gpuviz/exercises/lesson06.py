@@ -241,6 +241,15 @@ def _backward_numpy(X, y, P, Z1, H, W2) -> dict:
     return {k: np.asarray(v, np.float32) for k, v in g.items()}
 
 
+def matmul_grads_reference(dC, A, B, dA, dB):
+    """The backward rule of C = A @ B that notebook 06 plugs into PyTorch (section 8), in NumPy on the host
+    (not kernels): writes dA = dC @ B.T and dB = A.T @ dC. NumPy or device arrays (simulator or GPU). The
+    stand-in for the learner's `matmul_grads` (exercise 4's follow-up) until 06-backward has passed."""
+    dC, A, B = _host(dC), _host(A), _host(B)
+    _put(dA, dC @ B.T)
+    _put(dB, A.T @ dC)
+
+
 def backward_reference(X, y, p, s):
     """Notebook 06's backward pass, in NumPy on the host (not kernels): reads X, y, the weights p["W2"] and
     the forward values s["P"], s["Z1"], s["H"]; writes s["dZ2"], s["dH"], s["dZ1"] and the gradients
