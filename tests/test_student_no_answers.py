@@ -147,10 +147,8 @@ def _worth_comparing(node) -> bool:
     return sum(isinstance(n, OPERATIONS) for n in ast.walk(node)) >= 2
 
 
-def solution_formulas(nb) -> list[tuple[int, ast.expr]]:
-    """(cell index, formula) of every formula answer of an instructor notebook: each solution region's `return`
-    values and its final assignments `name = expr`, earlier assignments of the region substituted in."""
-    found = []
+def _region_texts(nb):
+    """(cell index, source) of every solution region in an instructor notebook's code cells."""
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -160,11 +158,16 @@ def solution_formulas(nb) -> list[tuple[int, ast.expr]]:
             if mark == S.BEGIN_SOLUTION:
                 region = []
             elif mark == S.END_SOLUTION:
-                found += [(i, f) for f in _formulas(textwrap.dedent("\n".join(region)))]
+                yield i, "\n".join(region)
                 region = None
             elif region is not None:
                 region.append(line)
-    return found
+
+
+def solution_formulas(nb) -> list[tuple[int, ast.expr]]:
+    """(cell index, formula) of every formula answer of an instructor notebook: each solution region's `return`
+    values and its final assignments `name = expr`, earlier assignments of the region substituted in."""
+    return [(i, f) for i, text in _region_texts(nb) for f in _formulas(textwrap.dedent(text))]
 
 
 def _formulas(code: str) -> list[ast.expr]:
@@ -268,23 +271,7 @@ def formula_leaks(source_nb, student_nb) -> list[str]:
 
 def solution_regions(nb) -> list[tuple[int, list[str]]]:
     """(cell index, non-trivial lines) of every solution region in an instructor notebook's code cells."""
-    found = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        region = None
-        for line in cell.source.split("\n"):
-            mark = line.strip()
-            if mark == S.BEGIN_SOLUTION:
-                region = []
-            elif mark == S.END_SOLUTION:
-                lines = code_lines("\n".join(region))
-                if lines:
-                    found.append((i, lines))
-                region = None
-            elif region is not None:
-                region.append(line)
-    return found
+    return [(i, lines) for i, text in _region_texts(nb) if (lines := code_lines(text))]
 
 
 def _aliases(nb) -> dict[str, str]:
