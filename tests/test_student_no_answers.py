@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import itertools
 import keyword
 import re
 import textwrap
@@ -192,8 +193,36 @@ def _same(a, b) -> bool:
     return ast.dump(a, annotate_fields=False) == ast.dump(b, annotate_fields=False)
 
 
+def _factors(node, num: list, den: list, up: bool = True):
+    """Flatten a chain of `*` and `/` into the factors above and below the line."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        _factors(node.left, num, den, up)
+        _factors(node.right, num, den, up if isinstance(node.op, ast.Mult) else not up)
+    else:
+        (num if up else den).append(node)
+    return num, den
+
+
+def _matches_product(pattern, node, bound: dict) -> bool:
+    """`a * b / c` against a product in any order (`b / c * a`), each factor matched as in `_matches`."""
+    (pn, pd), (nn, nd) = _factors(pattern, [], []), _factors(node, [], [])
+    if (len(pn), len(pd)) != (len(nn), len(nd)) or len(pn) + len(pd) > 6:
+        return False
+    for num in itertools.permutations(nn):
+        for den in itertools.permutations(nd):
+            trial = dict(bound)
+            if all(_matches(a, b, trial) for a, b in zip(pn + pd, list(num) + list(den))):
+                bound.update(trial)
+                return True
+    return False
+
+
 def _matches(pattern, node, bound: dict) -> bool:
-    """Is `node` the formula `pattern`, each of its names (builtins kept) standing for one expression?"""
+    """Is `node` the formula `pattern`, each of its names (builtins kept) standing for one expression? Products
+    and quotients match in any order of their factors."""
+    if isinstance(pattern, ast.BinOp) and isinstance(pattern.op, (ast.Mult, ast.Div)) \
+            and isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        return _matches_product(pattern, node, bound)
     if isinstance(pattern, ast.Name) and pattern.id not in KEEP:
         if pattern.id in bound:
             return _same(bound[pattern.id], node)
@@ -511,7 +540,8 @@ def test_pointers_to_a_solution_are_caught():
 FORMULAS = _nb("def naive_intensity(n):\n    ### BEGIN SOLUTION\n    flops = 2 * n**3\n"
                "    nbytes = 4 * (2 * n**3 + n**2)\n    return flops / nbytes\n    ### END SOLUTION",
                "saxpy_intensity = None\n### BEGIN SOLUTION\nsaxpy_intensity = 2 / (3 * 4)\n### END SOLUTION",
-               "def tiny(x, y):\n    ### BEGIN SOLUTION\n    return x / y\n    ### END SOLUTION")
+               "def tiny(x, y):\n    ### BEGIN SOLUTION\n    return x / y\n    ### END SOLUTION",
+               "def ring(nbytes, p):\n    ### BEGIN SOLUTION\n    return 2 * (p - 1) * nbytes / p\n    ### END SOLUTION")
 
 
 @pytest.mark.parametrize("cells,where", [
@@ -520,6 +550,7 @@ FORMULAS = _nb("def naive_intensity(n):\n    ### BEGIN SOLUTION\n    flops = 2 *
     (["x = 1", "assert abs(measured - 1 / 6) < 1e-9"], "cell 1"),                          # the value
     (["MD The intensity is `2*n**3/(4*(2*n**3+n**2))`."], "cell 0 (markdown)"),
     (["%%time\nprint(2 / (3 * 4))"], "cell 0"),
+    (["ring = 2 * (W - 1) / W * g"], "cell 0"),                  # factors in another order (12's ring bytes)
 ])
 def test_formula_leaks_are_caught(cells, where):
     found = formula_leaks(FORMULAS, _nb(*cells))
