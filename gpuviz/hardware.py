@@ -19,9 +19,11 @@ Spec figures come from `gpuviz.roofline.SPECS` (datasheets, dense rates).
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -402,36 +404,26 @@ class PowerSampler:
 POWERCAP = "/sys/class/powercap"
 
 
+def _read(path: Path, cast=str):
+    """A sysfs file's value, or None where it cannot be read (missing, root only, not a number)."""
+    try:
+        with open(path) as f:
+            return cast(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def _rapl_packages(root: str = POWERCAP) -> dict:
     """{zone name: (energy in µJ, wrap-around range in µJ)} for every readable top-level RAPL zone
     (`intel-rapl:N`, one per CPU package; AMD's kernels expose theirs under the same name). Sub-zones
     (`intel-rapl:N:M`: cores, uncore, DRAM) lie inside their package's count and are skipped.
     Linux makes `energy_uj` readable by root only since 2020 (the PLATYPUS side channel): where it
     cannot be read, the zone is left out."""
-    import glob
-    import os
-    import re
-
     zones = {}
-    for d in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
-        if not re.fullmatch(r"intel-rapl:\d+", os.path.basename(d)):
-            continue
-        try:
-            with open(os.path.join(d, "energy_uj")) as f:
-                uj = int(f.read())
-        except (OSError, ValueError):
-            continue
-        try:
-            with open(os.path.join(d, "name")) as f:
-                name = f.read().strip()
-        except OSError:
-            name = os.path.basename(d)
-        try:
-            with open(os.path.join(d, "max_energy_range_uj")) as f:
-                wrap = int(f.read())
-        except (OSError, ValueError):
-            wrap = None
-        zones[f"{name} ({os.path.basename(d)})"] = (uj, wrap)
+    for d in sorted(Path(root).glob("intel-rapl:*")):
+        uj = _read(d / "energy_uj", int) if re.fullmatch(r"intel-rapl:\d+", d.name) else None
+        if uj is not None:
+            zones[f"{_read(d / 'name') or d.name} ({d.name})"] = (uj, _read(d / "max_energy_range_uj", int))
     return zones
 
 

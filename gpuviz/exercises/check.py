@@ -475,28 +475,35 @@ def coalesced(*arrays, hint: str = "Neighbouring threads (x) walk down a column.
 
 def uses_shared(why: str = "the values are right, but the kernel uses no shared memory: stage its tiles in "
                            "cuda.shared.array and compute from there."):
-    """A requirement for KernelExercise.requires: the kernel declares a shared array."""
-    return lambda run: None if any(b.space == "shared" for b in run.trace.arrays.values()) else why
+    """A requirement for KernelExercise.requires: the kernel reads a shared array (or updates it atomically).
+    Declaring one is not enough: the tracer registers an array when it is declared, used or not."""
+    def requirement(run):
+        counts = run.trace.per_array().values()
+        if any(c["reads"] + c["atomics"] for c in counts if c["space"] == "shared"):
+            return None
+        declared = any(c["space"] == "shared" for c in counts)
+        return why + (" (It declares a shared array and never reads it.)" if declared else "")
+    return requirement
 
 
 def tiled_reads(tile: Callable, a: str = "A", b: str = "B", hint: str = ""):
-    """A requirement for KernelExercise.requires of a tiled matmul C = a @ b: the kernel reads shared memory,
-    and reads each of `a` and `b` from global memory no more often than tiling does. tile(run) -> (BM, BN, BK):
-    a block computes a BM x BN tile of C and steps over K by BK. Tiling reads each element of `a` once per block
-    column, M*K*ceil(N/BN) in all, and each of `b` once per block row, K*N*ceil(M/BM); the cap allows the
-    padding of the last tiles (every block loading whole BM x BK and BK x BN tiles at every step). An
-    unused shared array, or tiles loaded and then not used, leaves the reads of a naive kernel: M*K*N."""
+    """A requirement for KernelExercise.requires of a tiled matmul C = a @ b: the kernel reads shared memory
+    (`uses_shared`), and reads each of `a` and `b` from global memory no more often than tiling does.
+    tile(run) -> (BM, BN, BK): a block computes a BM x BN tile of C and steps over K by BK. Tiling reads each
+    element of `a` once per block column, M*K*ceil(N/BN) in all, and each of `b` once per block row,
+    K*N*ceil(M/BM); the cap allows the padding of the last tiles (every block loading whole BM x BK and
+    BK x BN tiles at every step). Tiles loaded and then not used leave the reads of a naive kernel: M*K*N."""
+    no_shared = uses_shared(f"the values are right, but the kernel uses no shared memory: load the tiles of {a} "
+                            f"and {b} into shared arrays and compute from there. {hint}".strip())
+
     def requirement(run):
+        why = no_shared(run)
+        if why:
+            return why
         bm, bn, bk = (int(x) for x in tile(run))
         (M, K), N = run.before(a).shape, run.before(b).shape[1]
         rows, cols, steps = -(-M // bm), -(-N // bn), -(-K // bk)
         counts = run.trace.per_array()
-        shared = sum(c["reads"] for c in counts.values() if c["space"] == "shared")
-        if not shared:
-            declared = any(c["space"] == "shared" for c in counts.values())
-            return ("the values are right, but the kernel "
-                    f"{'declares a shared array and never reads it' if declared else 'uses no shared memory'}: "
-                    f"load the tiles of {a} and {b} into shared arrays and compute from there. {hint}").strip()
         for name, exact, cap in ((a, M * K * cols, rows * bm * steps * bk * cols),
                                  (b, K * N * rows, steps * bk * cols * bn * rows)):
             got = counts.get(name, {}).get("reads", 0)
